@@ -1,0 +1,265 @@
+"""How a service declares its HTTP API: a `Router` of handlers, each a plain function.
+
+    router = Router("identity", style="identity")
+
+    @router.route("GET", "/v3/projects/{project_id}")
+    def get_project(req: Req) -> dict:
+        ...
+        req.authorize("identity:get_project", {"target": {"project": row}})
+        return {"project": view(row)}
+
+The wrapper around every handler authenticates (`X-Auth-Token`, unless `auth=False`),
+reads and size-limits the body, parses JSON (400 when malformed), validates it against
+the route's JSON schema (400), then runs the handler: a sync handler runs in a worker
+thread with a database session (`req.db`) that commits when it returns and rolls back
+when it raises; an async handler runs on the loop. `ApiError`s become the service's own
+error body; anything else is logged and becomes a 500 in the same shape.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+import jsonschema
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from stackbox.api import errors
+from stackbox.api.context import RequestContext
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from stackbox.api.app import AppState
+
+LOG = logging.getLogger(__name__)
+
+Handler = Callable[["Req"], Any]
+Decorate = Callable[["Req", Response], None]
+
+
+class Req:
+    """What a handler gets: the request, its identity, its parsed input, the app state."""
+
+    __slots__ = ("body", "ctx", "db", "params", "raw", "route", "state")
+
+    def __init__(self, raw: Request, state: AppState, route: RouteSpec,
+                 ctx: RequestContext | None, body: Any) -> None:
+        self.raw = raw
+        self.state = state
+        self.route = route
+        self.ctx = ctx
+        self.body = body
+        self.params: dict[str, str] = dict(raw.path_params)
+        self.db: Session = None  # type: ignore[assignment]  # set for sync handlers
+
+    @property
+    def query(self) -> Any:
+        return self.raw.query_params
+
+    @property
+    def headers(self) -> Any:
+        return self.raw.headers
+
+    @property
+    def base_url(self) -> str:
+        """Public URL of this service's prefix, e.g. http://host:8080/identity."""
+        return self.state.cfg.public_url + self.route.router.prefix
+
+    @property
+    def context(self) -> RequestContext:
+        if self.ctx is None:
+            raise errors.Unauthorized()
+        return self.ctx
+
+    def allowed(self, action: str, target: Mapping[str, Any] | None = None) -> bool:
+        return self.state.enforcer.check(action, self.context.policy_creds(), target)
+
+    def authorize(self, action: str, target: Mapping[str, Any] | None = None) -> None:
+        """Raise 403 (in the service's wording) unless policy allows `action`."""
+        if not self.allowed(action, target):
+            raise errors.Forbidden(self.route.router.forbidden_message(action))
+
+    def query_bool(self, name: str) -> bool | None:
+        value = self.query.get(name)
+        if value is None:
+            return None
+        v = value.strip().lower()
+        if v in ("true", "1", "yes", "on", ""):
+            return True
+        if v in ("false", "0", "no", "off"):
+            return False
+        raise errors.BadRequest(f"Invalid value for {name!r}: {value!r} is not a boolean.")
+
+
+@dataclass
+class RouteSpec:
+    router: Router
+    method: str
+    path: str
+    handler: Handler
+    auth: bool
+    status: int
+    schema: dict | None
+    is_async: bool
+    raw_body: bool
+
+
+def _forbidden_default(action: str) -> str:
+    return f"You are not authorized to perform the requested action: {action}."
+
+
+@dataclass
+class Router:
+    """The routes of one service, mounted at `prefix`, rendering errors in `style`."""
+
+    name: str
+    prefix: str
+    style: str
+    policy_defaults: dict[str, str] = field(default_factory=dict)
+    forbidden_message: Callable[[str], str] = _forbidden_default
+    # Called on every response of this service (e.g. Vary, microversion headers).
+    decorate: Decorate | None = None
+    # Called before the handler (e.g. to parse microversion headers); may raise ApiError.
+    prepare: Callable[[Req], None] | None = None
+    specs: list[RouteSpec] = field(default_factory=list)
+
+    def route(self, method: str, path: str, *, auth: bool = True, status: int = 200,
+              schema: dict | None = None, raw_body: bool = False) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            if schema is not None:
+                jsonschema.Draft202012Validator.check_schema(schema)
+            self.specs.append(RouteSpec(self, method.upper(), path, fn, auth, status, schema,
+                                        inspect.iscoroutinefunction(fn), raw_body))
+            return fn
+        return deco
+
+    def render_error(self, err: errors.ApiError) -> Response:
+        body, ctype = errors.render(self.style, err)
+        resp = Response(body, status_code=err.status, media_type=ctype, headers=err.headers)
+        return resp
+
+    def starlette_routes(self, state: AppState) -> list[Route]:
+        """Starlette routes; several methods on one path share one Route."""
+        by_path: dict[str, dict[str, RouteSpec]] = {}
+        for spec in self.specs:
+            by_path.setdefault(spec.path, {})[spec.method] = spec
+        routes = []
+        for path, methods in by_path.items():
+            if "GET" in methods and "HEAD" not in methods:
+                methods["HEAD"] = methods["GET"]
+            routes.append(Route(path, _endpoint(self, state, methods), methods=list(methods)))
+        return routes
+
+
+def _endpoint(router: Router, state: AppState,
+              methods: dict[str, RouteSpec]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        spec = methods[request.method]
+        try:
+            resp = await _run(spec, state, request)
+        except errors.ApiError as err:
+            resp = router.render_error(err)
+        except Exception:
+            LOG.exception("unexpected error in %s %s", request.method, request.url.path)
+            resp = router.render_error(errors.InternalError(
+                "An unexpected error prevented the server from fulfilling your request."))
+        if router.decorate is not None:
+            router.decorate(getattr(request.state, "req", None), resp)
+        if request.method == "HEAD":
+            resp.body = b""
+        return resp
+    return endpoint
+
+
+async def _run(spec: RouteSpec, state: AppState, request: Request) -> Response:
+    ctx = None
+    token = request.headers.get("x-auth-token")
+    if token:
+        ctx = await state.authenticate(token)
+    if spec.auth and ctx is None:
+        raise errors.Unauthorized()
+    body = None
+    if not spec.raw_body and request.method in ("POST", "PUT", "PATCH"):
+        body = await read_json(request, state.cfg.get("api", "max_request_body_size"))
+        if spec.schema is not None:
+            validate(spec.schema, body)
+    req = Req(request, state, spec, ctx, body)
+    request.state.req = req
+    if spec.router.prepare is not None:
+        spec.router.prepare(req)
+    if spec.is_async:
+        result = await spec.handler(req)
+    else:
+        result = await anyio.to_thread.run_sync(_call_sync, spec.handler, req, state,
+                                                limiter=state.limiter)
+    return to_response(result, spec.status)
+
+
+def _call_sync(handler: Handler, req: Req, state: AppState) -> Any:
+    with state.db.session() as session:
+        req.db = session
+        return handler(req)
+
+
+def to_response(result: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    headers = None
+    if isinstance(result, tuple):
+        if len(result) == 3:
+            result, status, headers = result
+        else:
+            result, status = result
+    if result is None:
+        return Response(status_code=status if status != 200 else 204, headers=headers)
+    return JSONResponse(result, status_code=status, headers=headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing more than `limit` bytes with 413."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise errors.PayloadTooLarge(f"Request is too large (limit {limit} bytes).")
+        except ValueError:
+            raise errors.BadRequest("Invalid Content-Length header.") from None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.PayloadTooLarge(f"Request is too large (limit {limit} bytes).")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    raw = await read_body(request, limit)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.BadRequest("Malformed request body: it is not valid JSON.") from None
+
+
+def validate(schema: dict, body: Any) -> None:
+    """400 with a message naming the offending field when `body` breaks `schema`."""
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    if error is None:
+        return
+    where = ".".join(str(p) for p in error.absolute_path)
+    if body is None:
+        raise errors.BadRequest("A request body is required.")
+    if where:
+        raise errors.BadRequest(f"Invalid input for field '{where}': {error.message}")
+    raise errors.BadRequest(f"Invalid input: {error.message}")

@@ -1,0 +1,78 @@
+"""Assemble the API process: state (database, policy, identity) and the HTTP server.
+
+Used by `stackbox up` (with every role beside it on the in-process bus) and by
+`stackbox serve api` (alone, over a server database and RabbitMQ).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+import uvicorn
+
+from stackbox.api.app import AppState, build_app
+from stackbox.api.policy import Enforcer
+from stackbox.config import Config
+from stackbox.db import Database, migrate
+from stackbox.identity import passwords
+from stackbox.identity.tokens import KeyRepository, TokenService
+
+LOG = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the process owner (`stackbox up` or
+    `serve`) handles SIGINT/SIGTERM and sets the stop event."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+def prepare_database(cfg: Config) -> Database:
+    """Open the database and bring its schema to the newest migration."""
+    db = Database(cfg.database_url, cfg.get("database", "pool_size"))
+    migrate.upgrade(db.engine)
+    return db
+
+
+def make_state(cfg: Config, db: Database, bus: object = None) -> AppState:
+    passwords.configure(cfg.get("identity", "password_hash_time_cost"),
+                        cfg.get("identity", "password_hash_memory_kib"))
+    keys = KeyRepository(cfg.key_repository)
+    keys.ensure()
+    identity = TokenService(
+        db, keys, expiration=cfg.get("identity", "token_expiration"),
+        cache_time=cfg.get("identity", "token_cache_time"),
+        revision_interval=cfg.get("identity", "revision_check_interval"))
+    return AppState(cfg=cfg, db=db, enforcer=Enforcer(), bus=bus, identity=identity)
+
+
+def bind_socket(cfg: Config) -> socket.socket:
+    """Bind the API port before anything slow starts, so a busy port fails at once."""
+    host, port = cfg.get("api", "bind"), cfg.get("api", "port")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve_http(state: AppState, sock: socket.socket, stop: asyncio.Event) -> None:
+    app = build_app(state)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+                            http="httptools", timeout_keep_alive=30,
+                            timeout_graceful_shutdown=10, server_header=False)
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if task not in done:
+        server.should_exit = True
+        await task
+    stopper.cancel()
+    if task.exception():
+        raise task.exception()  # type: ignore[misc]

@@ -1,0 +1,236 @@
+"""Configuration: every option, its type, default and help text, in one place.
+
+Values come from (lowest to highest precedence): the defaults below, a TOML file
+(`--config FILE`, or `$STACKBOX_CONFIG`), and environment variables named
+`STACKBOX_<SECTION>__<OPTION>` (upper case), e.g. `STACKBOX_DATABASE__CONNECTION`.
+
+Options of a later service are added to OPTIONS here, not scattered over modules.
+Nothing in this module reads other stackbox modules or performs I/O beyond reading
+the file and the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """An option has a bad value, or the file cannot be read."""
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+@dataclass(frozen=True)
+class Opt:
+    section: str
+    name: str
+    type: Callable[[Any], Any]
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"STACKBOX_{self.section.upper()}__{self.name.upper()}"
+
+
+def default_state_dir() -> str:
+    if os.geteuid() == 0:
+        return "/var/lib/stackbox"
+    return str(Path.home() / ".local/share/stackbox")
+
+
+OPTIONS: list[Opt] = [
+    # [default]
+    Opt("default", "host", str, socket.gethostname(), "This host's name in the service registry."),
+    Opt("default", "state_dir", str, "", "Where state lives (empty: /var/lib/stackbox as "
+        "root, else ~/.local/share/stackbox)."),
+    Opt("default", "log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    Opt("default", "log_format", str, "text", "'text' (key=value lines) or 'json'."),
+    Opt("default", "region", str, "RegionOne", "Region of the catalog endpoints."),
+    # [database]
+    Opt("database", "connection", str, "", "SQLAlchemy URL (empty: sqlite:///STATE_DIR/"
+        "stackbox.db). E.g. postgresql+psycopg://user@host/db, mysql+pymysql://u:p@h/db."),
+    Opt("database", "pool_size", int, 10, "Connection pool size (server databases)."),
+    # [transport]
+    Opt("transport", "url", str, "local://", "Message bus: local:// (in-process) or "
+        "rabbit://user:pass@host:5672/vhost (AMQP)."),
+    Opt("transport", "rpc_timeout", float, 60.0, "Default seconds a call waits for its reply."),
+    Opt("transport", "exchange", str, "stackbox", "AMQP exchange name prefix."),
+    # [api]
+    Opt("api", "bind", str, "0.0.0.0", "Address the API listens on."),
+    Opt("api", "port", int, 8080, "Port of the API (all services, path-prefixed)."),
+    Opt("api", "public_url", str, "", "Base URL put into the catalog (empty: http://"
+        "<bind or 127.0.0.1>:<port>)."),
+    Opt("api", "max_request_body_size", int, 114688, "Largest JSON request body in bytes "
+        "(bigger: 413). Uploads of image data have their own limits."),
+    Opt("api", "workers_threads", int, 40, "Threads that run blocking request handlers."),
+    Opt("api", "policy_file", str, "", "YAML/JSON file overriding policy rules."),
+    # [identity]
+    Opt("identity", "token_expiration", int, 3600, "Token lifetime in seconds."),
+    Opt("identity", "token_cache_time", int, 300, "Seconds a validated token stays cached; "
+        "identity changes invalidate caches within revision_check_interval."),
+    Opt("identity", "revision_check_interval", float, 1.0, "Seconds between checks for "
+        "identity changes made by other API processes."),
+    Opt("identity", "key_repository", str, "", "Directory of token encryption keys (empty: "
+        "STATE_DIR/fernet-keys). Share it between API hosts."),
+    Opt("identity", "password_hash_time_cost", int, 2, "argon2id iterations."),
+    Opt("identity", "password_hash_memory_kib", int, 19456, "argon2id memory in KiB."),
+    Opt("identity", "admin_password", str, "", "Bootstrap password of 'admin' "
+        "(empty: generated once and written to STATE_DIR/admin-password)."),
+    Opt("identity", "demo_password", str, "", "Bootstrap password of 'demo' (likewise)."),
+    # [service]
+    Opt("service", "report_interval", float, 10.0, "Seconds between service heartbeats."),
+    Opt("service", "service_down_time", float, 60.0, "A service with no heartbeat for "
+        "this long is down."),
+    # [up]
+    Opt("up", "write_user_clouds_yaml", _bool, True, "Merge the clouds into "
+        "~/.config/openstack/clouds.yaml on `stackbox up`."),
+]
+
+_BY_KEY = {(o.section, o.name): o for o in OPTIONS}
+
+
+class Config:
+    """Effective configuration. Access as `cfg.get("database", "connection")` or
+    `cfg.database.connection`."""
+
+    def __init__(self, values: Mapping[tuple[str, str], Any], sources: Mapping[tuple[str, str],
+                 str], path: str | None = None) -> None:
+        self._values = dict(values)
+        self._sources = dict(sources)
+        self.path = path
+
+    def get(self, section: str, name: str) -> Any:
+        return self._values[(section, name)]
+
+    def set(self, section: str, name: str, value: Any) -> None:
+        opt = _BY_KEY[(section, name)]
+        self._values[(section, name)] = opt.type(value)
+        self._sources[(section, name)] = "override"
+
+    def __getattr__(self, section: str) -> _Section:
+        if section.startswith("_") or not any(o.section == section for o in OPTIONS):
+            raise AttributeError(section)
+        return _Section(self, section)
+
+    # Derived values -----------------------------------------------------------------
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.get("default", "state_dir") or default_state_dir())
+
+    @property
+    def database_url(self) -> str:
+        return self.get("database", "connection") or f"sqlite:///{self.state_dir / 'stackbox.db'}"
+
+    @property
+    def public_url(self) -> str:
+        url = self.get("api", "public_url")
+        if url:
+            return url.rstrip("/")
+        bind = self.get("api", "bind")
+        host = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.get('api', 'port')}"
+
+    @property
+    def key_repository(self) -> Path:
+        return Path(self.get("identity", "key_repository") or self.state_dir / "fernet-keys")
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(section.name, value, source, help) for `stackbox config show`."""
+        out = []
+        for o in OPTIONS:
+            value = self._values[(o.section, o.name)]
+            if "password" in o.name and value:
+                value = "****"
+            elif o.section == "database" and o.name == "connection":
+                value = _hide_url_password(value)
+            elif o.section == "transport" and o.name == "url":
+                value = _hide_url_password(value)
+            out.append((f"{o.section}.{o.name}", str(value), self._sources[(o.section, o.name)],
+                        o.help))
+        return out
+
+
+class _Section:
+    def __init__(self, cfg: Config, section: str) -> None:
+        self._cfg = cfg
+        self._section = section
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._cfg.get(self._section, name)
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _hide_url_password(url: str) -> str:
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":****"
+    return f"{scheme}://{creds}@{host}"
+
+
+def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
+         overrides: Mapping[tuple[str, str], Any] | None = None) -> Config:
+    """Build the effective configuration from defaults, file, environment, overrides."""
+    env = os.environ if env is None else env
+    path = path or env.get("STACKBOX_CONFIG") or None
+    file_values: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                file_values = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        for section, body in file_values.items():
+            if not isinstance(body, dict):
+                raise ConfigError(f"{path}: [{section}] must be a table")
+            for name in body:
+                if (section, name) not in _BY_KEY:
+                    raise ConfigError(f"{path}: unknown option {section}.{name}")
+    values: dict[tuple[str, str], Any] = {}
+    sources: dict[tuple[str, str], str] = {}
+    for o in OPTIONS:
+        raw, source = o.default, "default"
+        if o.name in file_values.get(o.section, {}):
+            raw, source = file_values[o.section][o.name], f"file {path}"
+        if o.env in env:
+            raw, source = env[o.env], f"env {o.env}"
+        if overrides and (o.section, o.name) in overrides and \
+                overrides[(o.section, o.name)] is not None:
+            raw, source = overrides[(o.section, o.name)], "command line"
+        try:
+            values[(o.section, o.name)] = o.type(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{o.section}.{o.name} ({source}): bad value {raw!r}: {exc}") \
+                from exc
+        sources[(o.section, o.name)] = source
+    return Config(values, sources, str(path) if path else None)

@@ -1,0 +1,8 @@
+"""Imports every service's models so that `Base.metadata` holds all tables
+(Alembic's target). Add a line here when a service gains a models module."""
+
+from stackbox.db.base import Base
+from stackbox.identity import models as identity_models  # noqa: F401
+from stackbox.service import models as service_models  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Identity v3 (Keystone-compatible): users, projects, roles, tokens, catalog."""

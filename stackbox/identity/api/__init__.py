@@ -1,0 +1,20 @@
+"""The Identity v3 API router. Each resource lives in its own module with a
+`register(router)` function; this module wires them together."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from stackbox.api.framework import Req, Router
+from stackbox.identity.api import auth, policies, versions
+
+
+def _vary(req: Req | None, resp: Response) -> None:
+    resp.headers["Vary"] = "X-Auth-Token"
+
+
+ROUTER = Router("identity", prefix="/identity", style="identity",
+                policy_defaults=policies.RULES, decorate=_vary)
+
+for module in (versions, auth):
+    module.register(ROUTER)

@@ -1,0 +1,223 @@
+"""/v3/auth: issue, validate and revoke tokens; the caller's catalog, projects, domains.
+
+Password and token methods; project-, domain-, system-scoped and unscoped tokens
+(unscoped requests fall back to the user's default project, as Keystone does).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.responses import JSONResponse, Response
+
+from stackbox.api import errors
+from stackbox.api.framework import Req, Router
+from stackbox.identity import catalog, passwords, store
+from stackbox.identity.api.common import self_link, v3_url
+from stackbox.identity.models import Assignment, Domain, Project, User
+from stackbox.identity.tokens import lookup_user
+
+_ID_OR_NAME = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                   "domain": {"type": "object", "properties": {
+                       "id": {"type": "string"}, "name": {"type": "string"}}}},
+}
+
+AUTH_SCHEMA = {
+    "type": "object",
+    "required": ["auth"],
+    "properties": {"auth": {
+        "type": "object",
+        "required": ["identity"],
+        "properties": {
+            "identity": {
+                "type": "object",
+                "required": ["methods"],
+                "properties": {
+                    "methods": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "password": {"type": "object", "required": ["user"], "properties": {
+                        "user": {**_ID_OR_NAME, "required": ["password"], "properties": {
+                            **_ID_OR_NAME["properties"], "password": {"type": "string"}}}}},
+                    "token": {"type": "object", "required": ["id"],
+                              "properties": {"id": {"type": "string"}}},
+                },
+            },
+            "scope": {"oneOf": [
+                {"type": "string", "enum": ["unscoped"]},
+                {"type": "object", "properties": {
+                    "project": _ID_OR_NAME, "domain": _ID_OR_NAME,
+                    "system": {"type": "object"}}},
+            ]},
+        },
+    }},
+}
+
+
+def _authenticate(req: Req, ident: dict) -> tuple[User, tuple[str, ...], Any]:
+    """(user, methods, token context when re-scoping) or 401."""
+    methods = tuple(ident["methods"])
+    if "password" in methods:
+        pw = ident.get("password")
+        if not pw:
+            raise errors.BadRequest("Invalid input: 'password' is a required property.")
+        user = lookup_user(req.db, pw["user"])
+        stored = user.password_hash if user else None
+        if not passwords.verify_password(stored, pw["user"]["password"]) or user is None:
+            raise errors.Unauthorized()
+        if not user.enabled or not _domain_enabled(req, user.domain_id):
+            raise errors.Unauthorized()
+        return user, ("password",), None
+    if "token" in methods:
+        tok = ident.get("token") or {}
+        try:
+            ctx = req.state.identity.validate(tok.get("id", ""))
+        except errors.NotFound:
+            raise errors.Unauthorized() from None
+        user = req.db.get(User, ctx.user_id)
+        if user is None:
+            raise errors.Unauthorized()
+        return user, tuple(dict.fromkeys([*ctx.methods, "token"])), ctx
+    raise errors.Unauthorized(f"Unsupported authentication method: {', '.join(methods)}.")
+
+
+def _domain_enabled(req: Req, domain_id: str) -> bool:
+    d = req.db.get(Domain, domain_id)
+    return d is not None and d.enabled
+
+
+def _domain_from(req: Req, ref: dict) -> Domain | None:
+    if ref.get("id"):
+        return req.db.get(Domain, ref["id"])
+    if ref.get("name"):
+        return store.domain_by_name(req.db, ref["name"])
+    return None
+
+
+def _resolve_project(req: Req, ref: dict) -> Project:
+    if ref.get("id"):
+        project = req.db.get(Project, ref["id"])
+    else:
+        dom = _domain_from(req, ref.get("domain") or {})
+        if not ref.get("name") or dom is None:
+            raise errors.Unauthorized("Could not find project: a name needs its domain.")
+        project = store.project_by_name(req.db, ref["name"], dom.id)
+    if project is None:
+        raise errors.Unauthorized(f"Could not find project: {ref.get('id') or ref.get('name')}.")
+    if not project.enabled or not _domain_enabled(req, project.domain_id):
+        raise errors.Unauthorized(f"Project {project.id} is disabled.")
+    return project
+
+
+def issue_token(req: Req) -> Response:
+    auth = req.body["auth"]
+    user, methods, prior = _authenticate(req, auth["identity"])
+    scope = auth.get("scope")
+    svc = req.state.identity
+    kw: dict[str, Any] = {}
+    if prior is not None:
+        kw = {"expires_at": prior.expires_at, "audit_chain": prior.audit_ids}
+    project = domain = None
+    system = False
+    if isinstance(scope, dict) and scope.get("project") is not None:
+        project = _resolve_project(req, scope["project"])
+    elif isinstance(scope, dict) and scope.get("domain") is not None:
+        domain = _domain_from(req, scope["domain"])
+        if domain is None or not domain.enabled:
+            raise errors.Unauthorized("Could not find domain.")
+    elif isinstance(scope, dict) and scope.get("system") is not None:
+        system = True
+    elif scope is None and user.default_project_id:
+        p = req.db.get(Project, user.default_project_id)
+        if p is not None and p.enabled and store.effective_role_ids(req.db, user.id, project=p):
+            project = p
+    if project is not None and not store.effective_role_ids(req.db, user.id, project=project):
+        raise errors.Unauthorized(f"User {user.id} has no access to project {project.id}.")
+    if domain is not None and not store.effective_role_ids(req.db, user.id, domain_id=domain.id):
+        raise errors.Unauthorized(f"User {user.id} has no access to domain {domain.id}.")
+    if system and not store.effective_role_ids(req.db, user.id, system=True):
+        raise errors.Unauthorized(f"User {user.id} has no access to the system.")
+    token, ctx = svc.issue(req.db, user, methods, project=project, domain=domain,
+                           system=system, **kw)
+    body = svc.token_body(req.db, ctx, with_catalog="nocatalog" not in req.query,
+                          base_url=req.base_url)
+    return JSONResponse(body, status_code=201, headers={"X-Subject-Token": token})
+
+
+def _subject(req: Req, action: str) -> tuple[str, Any]:
+    token = req.headers.get("x-subject-token")
+    if not token:
+        raise errors.NotFound("Could not find token: the X-Subject-Token header is missing.")
+    ctx = req.state.identity.validate(token)
+    req.authorize(action, {"target": {"token": {"user_id": ctx.user_id}}})
+    return token, ctx
+
+
+def register(router: Router) -> None:
+    router.route("POST", "/v3/auth/tokens", auth=False, schema=AUTH_SCHEMA)(issue_token)
+
+    @router.route("GET", "/v3/auth/tokens")
+    def validate_token(req: Req) -> Response:
+        action = "identity:check_token" if req.raw.method == "HEAD" else \
+            "identity:validate_token"
+        token, ctx = _subject(req, action)
+        body = req.state.identity.token_body(req.db, ctx,
+                                             with_catalog="nocatalog" not in req.query,
+                                             base_url=req.base_url)
+        return JSONResponse(body, headers={"X-Subject-Token": token})
+
+    @router.route("DELETE", "/v3/auth/tokens")
+    def revoke_token(req: Req) -> None:
+        token, _ctx = _subject(req, "identity:revoke_token")
+        req.state.identity.revoke(token)
+
+    @router.route("GET", "/v3/auth/catalog")
+    def auth_catalog(req: Req) -> dict:
+        if req.context.scope == "unscoped":
+            raise errors.Forbidden("A catalog needs a scoped token.")
+        return {"catalog": catalog.token_catalog(req.db),
+                "links": {"self": v3_url(req, "/auth/catalog")}}
+
+    @router.route("GET", "/v3/auth/projects")
+    def auth_projects(req: Req) -> dict:
+        return {"projects": [_project_brief(req, p) for p in _my_projects(req)],
+                "links": {"self": v3_url(req, "/auth/projects"), "previous": None,
+                          "next": None}}
+
+    @router.route("GET", "/v3/auth/domains")
+    def auth_domains(req: Req) -> dict:
+        ctx = req.context
+        actors = [ctx.user_id, *store.user_group_ids(req.db, ctx.user_id)]
+        ids = set(req.db.scalars(select(Assignment.target_id).where(
+            Assignment.actor_id.in_(actors),
+            Assignment.type.in_((store.USER_DOMAIN, store.GROUP_DOMAIN)))))
+        doms = req.db.scalars(select(Domain).where(Domain.id.in_(ids), Domain.enabled.is_(True)))
+        return {"domains": [{"id": d.id, "name": d.name, "description": d.description or "",
+                             "enabled": d.enabled, "links": self_link(req, "domains", d.id)}
+                            for d in doms],
+                "links": {"self": v3_url(req, "/auth/domains"), "previous": None,
+                          "next": None}}
+
+    @router.route("GET", "/v3/auth/system")
+    def auth_system(req: Req) -> dict:
+        ok = bool(store.effective_role_ids(req.db, req.context.user_id, system=True))
+        return {"system": [{"all": True}] if ok else [],
+                "links": {"self": v3_url(req, "/auth/system"), "previous": None, "next": None}}
+
+
+def _my_projects(req: Req) -> list[Project]:
+    ctx = req.context
+    out = []
+    for p in req.db.scalars(select(Project).where(Project.enabled.is_(True))
+                            .order_by(Project.name)):
+        if store.effective_role_ids(req.db, ctx.user_id, project=p):
+            out.append(p)
+    return out
+
+
+def _project_brief(req: Req, p: Project) -> dict:
+    return {"id": p.id, "name": p.name, "domain_id": p.domain_id,
+            "description": p.description or "", "enabled": p.enabled,
+            "parent_id": p.parent_id, "is_domain": False, "tags": list(p.tags or []),
+            "options": {}, "links": self_link(req, "projects", p.id)}
