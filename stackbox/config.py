@@ -85,6 +85,8 @@ OPTIONS: list[Opt] = [
     Opt("api", "max_request_body_size", int, 114688, "Largest JSON request body in bytes "
         "(bigger: 413). Uploads of image data have their own limits."),
     Opt("api", "workers_threads", int, 40, "Threads that run blocking request handlers."),
+    Opt("api", "inline_reads", str, "auto", "Run GET handlers on the event loop rather "
+        "than in worker threads: 'auto' (on SQLite only), 'true' or 'false'."),
     Opt("api", "policy_file", str, "", "YAML/JSON file overriding policy rules."),
     # [identity]
     Opt("identity", "token_expiration", int, 3600, "Token lifetime in seconds."),

@@ -8,16 +8,12 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount
+from starlette.routing import Router as StarletteRouter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackbox import log as sblog
@@ -50,6 +46,8 @@ class AppState:
     bus: Any = None
     limiter: anyio.CapacityLimiter | None = None
     identity: Any = None  # stackbox.identity.tokens.TokenService
+    # Run GET handlers on the event loop instead of a worker thread (SQLite only).
+    inline_reads: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def authenticate(self, token: str) -> RequestContext:
@@ -89,27 +87,27 @@ class RequestIdMiddleware:
             sblog.request_id.reset(token)
 
 
-def _styled_http_exception(router: Router) -> Callable[[Request, Exception], Response]:
-    def handler(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        if exc.status_code == 404:
-            err: errors.ApiError = errors.NotFound("The resource could not be found.")
-        elif exc.status_code == 405:
-            err = errors.MethodNotAllowed("The method is not allowed for the requested URL.")
-        else:
-            err = errors.for_status(exc.status_code, exc.detail)
-        resp = router.render_error(err)
-        if router.decorate is not None:
-            router.decorate(None, resp)
-        return resp
-    return handler
+def _error_response(router: Router | None, status: int, detail: str | None) -> Response:
+    if status == 404:
+        err: errors.ApiError = errors.NotFound("The resource could not be found.")
+    elif status == 405:
+        err = errors.MethodNotAllowed("The method is not allowed for the requested URL.")
+    else:
+        err = errors.for_status(status, detail)
+    if router is None:
+        body = {"error": {"code": err.status, "message": err.message}}
+        return Response(json.dumps(body), status_code=err.status,
+                        media_type="application/json")
+    resp = router.render_error(err)
+    if router.decorate is not None:
+        router.decorate(None, resp)
+    return resp
 
 
-def _root_not_found(request: Request, exc: Exception) -> Response:
-    code = getattr(exc, "status_code", 404)
-    body = {"error": {"code": code, "message": "The resource could not be found."
-                      if code == 404 else str(getattr(exc, "detail", ""))}}
-    return Response(json.dumps(body), status_code=code, media_type="application/json")
+def _not_found(router: Router) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await _error_response(router, 404, None)(scope, receive, send)
+    return app
 
 
 def build_app(state: AppState, routers: list[Router] | None = None) -> ASGIApp:
@@ -119,13 +117,52 @@ def build_app(state: AppState, routers: list[Router] | None = None) -> ASGIApp:
     policy_file = state.cfg.get("api", "policy_file")
     if policy_file:
         state.enforcer.load_file(policy_file)
+    if state.cfg.get("api", "inline_reads") == "auto":
+        state.inline_reads = state.db.backend == "sqlite"
+    else:
+        state.inline_reads = state.cfg.get("api", "inline_reads") == "true"
     if state.limiter is None:
         state.limiter = anyio.CapacityLimiter(state.cfg.get("api", "workers_threads"))
-    mounts = []
+    services: dict[str, tuple[Router, ASGIApp]] = {}
     for router in routers:
-        sub = Starlette(routes=router.starlette_routes(state),
-                        exception_handlers={HTTPException: _styled_http_exception(router)})
-        mounts.append(Mount(router.prefix, app=sub))
-    root = Starlette(routes=mounts, exception_handlers={HTTPException: _root_not_found})
-    root.state.stackbox = state
-    return RequestIdMiddleware(root)
+        sub = StarletteRouter(routes=router.starlette_routes(state),
+                              default=_not_found(router), redirect_slashes=False)
+        services[router.prefix] = (router, sub)
+    return RequestIdMiddleware(Dispatcher(services))
+
+
+class Dispatcher:
+    """Sends each request to the service whose prefix starts its path (one dict
+    lookup); the service's router matches the rest. `/identity` and `/identity/` are
+    both the service root."""
+
+    def __init__(self, services: dict[str, tuple[Router, ASGIApp]]) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        end = path.find("/", 1)
+        prefix = path if end < 0 else path[:end]
+        entry = self.services.get(prefix)
+        if entry is None:
+            await _error_response(None, 404, None)(scope, receive, send)
+            return
+        if end < 0:
+            scope = {**scope, "path": prefix + "/"}
+        scope["root_path"] = scope.get("root_path", "") + prefix
+        await entry[1](scope, receive, send)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 
@@ -41,7 +42,15 @@ class RequestContext:
             return "project"
         return "unscoped"
 
+    @functools.cached_property
+    def _creds(self) -> dict:
+        return self._build_creds()
+
     def policy_creds(self) -> dict:
+        """The credential dict policy rules are evaluated against (computed once)."""
+        return self._creds
+
+    def _build_creds(self) -> dict:
         """The credential dict policy rules are evaluated against."""
         return {
             "user_id": self.user_id,
@@ -50,6 +59,6 @@ class RequestContext:
             "project_domain_id": self.project_domain_id,
             "domain_id": self.domain_id,
             "system_scope": self.system_scope,
-            "roles": list(self.roles),
+            "roles": [r.lower() for r in self.roles],
             "is_admin": self.is_admin,
         }

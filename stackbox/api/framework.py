@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,7 @@ Decorate = Callable[["Req", Response], None]
 class Req:
     """What a handler gets: the request, its identity, its parsed input, the app state."""
 
-    __slots__ = ("body", "ctx", "db", "params", "raw", "route", "state")
+    __slots__ = ("_session", "body", "ctx", "params", "raw", "route", "state")
 
     def __init__(self, raw: Request, state: AppState, route: RouteSpec,
                  ctx: RequestContext | None, body: Any) -> None:
@@ -57,8 +57,16 @@ class Req:
         self.route = route
         self.ctx = ctx
         self.body = body
-        self.params: dict[str, str] = dict(raw.path_params)
-        self.db: Session = None  # type: ignore[assignment]  # set for sync handlers
+        self.params: dict[str, str] = raw.path_params
+        self._session: Session | None = None
+
+    @property
+    def db(self) -> Session:
+        """This request's database session, opened on first use (sync handlers only:
+        it commits when the handler returns and rolls back when it raises)."""
+        if self._session is None:
+            self._session = self.state.db.open()
+        return self._session
 
     @property
     def query(self) -> Any:
@@ -155,16 +163,27 @@ class Router:
         for path, methods in by_path.items():
             if "GET" in methods and "HEAD" not in methods:
                 methods["HEAD"] = methods["GET"]
-            routes.append(Route(path, _endpoint(self, state, methods), methods=list(methods)))
+            # No method list on the Route: _Endpoint answers 405 in the service's style.
+            routes.append(Route(path, _Endpoint(self, state, methods)))
         return routes
 
 
-def _endpoint(router: Router, state: AppState,
-              methods: dict[str, RouteSpec]) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        spec = methods[request.method]
+class _Endpoint:
+    """The ASGI app behind one path: picks the method's handler, renders errors."""
+
+    def __init__(self, router: Router, state: AppState, methods: dict[str, RouteSpec]) -> None:
+        self.router, self.state, self.methods = router, state, methods
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        router = self.router
+        spec = self.methods.get(request.method)
+        req = None
         try:
-            resp = await _run(spec, state, request)
+            if spec is None:
+                raise errors.MethodNotAllowed("The method is not allowed for the requested "
+                                              "URL.")
+            req, resp = await _run(spec, self.state, request)
         except errors.ApiError as err:
             resp = router.render_error(err)
         except Exception:
@@ -172,14 +191,14 @@ def _endpoint(router: Router, state: AppState,
             resp = router.render_error(errors.InternalError(
                 "An unexpected error prevented the server from fulfilling your request."))
         if router.decorate is not None:
-            router.decorate(getattr(request.state, "req", None), resp)
+            router.decorate(req, resp)
         if request.method == "HEAD":
             resp.body = b""
-        return resp
-    return endpoint
+        await resp(scope, receive, send)
 
 
-async def _run(spec: RouteSpec, state: AppState, request: Request) -> Response:
+async def _run(spec: RouteSpec, state: AppState, request: Request
+               ) -> tuple[Req, Response]:
     ctx = None
     token = request.headers.get("x-auth-token")
     if token:
@@ -192,21 +211,34 @@ async def _run(spec: RouteSpec, state: AppState, request: Request) -> Response:
         if spec.schema is not None:
             validate(spec.schema, body)
     req = Req(request, state, spec, ctx, body)
-    request.state.req = req
     if spec.router.prepare is not None:
         spec.router.prepare(req)
     if spec.is_async:
         result = await spec.handler(req)
+    elif state.inline_reads and request.method in ("GET", "HEAD"):
+        # On SQLite (WAL) reads never wait for a lock and never leave the host, so a
+        # worker thread would only add a hand-off: run them on the loop.
+        result = _call_sync(spec.handler, req, state)
     else:
         result = await anyio.to_thread.run_sync(_call_sync, spec.handler, req, state,
                                                 limiter=state.limiter)
-    return to_response(result, spec.status)
+    return req, to_response(result, spec.status)
 
 
 def _call_sync(handler: Handler, req: Req, state: AppState) -> Any:
-    with state.db.session() as session:
-        req.db = session
-        return handler(req)
+    try:
+        result = handler(req)
+        if req._session is not None:
+            req._session.commit()
+        return result
+    except BaseException:
+        if req._session is not None:
+            req._session.rollback()
+        raise
+    finally:
+        if req._session is not None:
+            req._session.close()
+            req._session = None
 
 
 def to_response(result: Any, status: int) -> Response:
@@ -251,9 +283,14 @@ async def read_json(request: Request, limit: int) -> Any:
         raise errors.BadRequest("Malformed request body: it is not valid JSON.") from None
 
 
+_VALIDATORS: dict[int, jsonschema.protocols.Validator] = {}
+
+
 def validate(schema: dict, body: Any) -> None:
     """400 with a message naming the offending field when `body` breaks `schema`."""
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _VALIDATORS.get(id(schema))
+    if validator is None:
+        validator = _VALIDATORS[id(schema)] = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(body))
     if error is None:
         return

@@ -132,7 +132,7 @@ def _check(kind: str, match: str) -> Check:
     if kind == "role":
         def role_check(c: Mapping[str, Any], t: Mapping[str, Any], e: Enforcer) -> bool:
             want = _value(match, t)
-            return want is not None and want.lower() in (r.lower() for r in c.get("roles", ()))
+            return want is not None and want.lower() in c.get("roles", ())
         return role_check
 
     def generic(c: Mapping[str, Any], t: Mapping[str, Any], e: Enforcer) -> bool:
@@ -158,6 +158,9 @@ def flatten(target: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 class Enforcer:
+    """Default rules plus operator overrides; `check` evaluates one action. Credentials
+    carry `roles` in lower case (RequestContext.policy_creds does that)."""
+
     def __init__(self) -> None:
         self._defaults: dict[str, str] = {}
         self._overrides: dict[str, str] = {}

@@ -59,5 +59,10 @@ class Database:
         finally:
             s.close()
 
+    def open(self) -> Session:
+        """A new session the caller commits and closes (see `session()` for the usual
+        context-managed form)."""
+        return self._factory()
+
     def dispose(self) -> None:
         self.engine.dispose()

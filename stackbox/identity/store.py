@@ -5,6 +5,8 @@ plain data; no HTTP here."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from types import SimpleNamespace
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -148,3 +150,39 @@ def is_revoked(s: Session, *, audit_ids: tuple[str, ...], user_id: str,
     q = select(RevocationEvent.id).where(or_(*conds),
                                          RevocationEvent.issued_before >= issued_at).limit(1)
     return s.scalar(q) is not None
+
+
+# Read cache -----------------------------------------------------------------------------
+
+class EntityCache:
+    """Per-process read-through cache of identity rows by id, as read-only snapshots
+    (SimpleNamespace of the columns). Keystone memoizes these reads the same way.
+    Cleared with the token cache whenever the identity revision moves, so a change made
+    through another API process shows within `revision_check_interval`."""
+
+    MAX = 10000
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[type, str], SimpleNamespace | None] = {}
+
+    def get(self, session: Callable[[], Session], model: type, key: str
+            ) -> SimpleNamespace | None:
+        """The row of `model` with primary key `key`; `session()` is called only on a
+        miss (so a hit opens no database session at all)."""
+        hit = self._data.get((model, key), _MISS)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
+        row = session().get(model, key)
+        snap = None if row is None else SimpleNamespace(
+            **{c.key: getattr(row, c.key) for c in model.__table__.columns})
+        if len(self._data) >= self.MAX:
+            self._data.clear()
+        self._data[(model, key)] = snap
+        return snap
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+_MISS = object()
+CACHE = EntityCache()

@@ -140,6 +140,7 @@ class TokenService:
         with self._lock:
             self._cache.clear()
         catalog.invalidate()
+        store.CACHE.clear()
 
     def _check_revision(self) -> None:
         with self.db.session() as s:
@@ -155,10 +156,8 @@ class TokenService:
             self._revision_checked = now
             await anyio.to_thread.run_sync(self._check_revision)
         hit = self._cache.get(token)
-        if hit is not None:
-            ctx, until = hit
-            if until > now and ctx.expires_at and ctx.expires_at > store.utcnow():
-                return ctx
+        if hit is not None and hit[1] > now:
+            return hit[0]
         try:
             ctx = await anyio.to_thread.run_sync(self.validate, token)
         except errors.NotFound:
@@ -170,7 +169,9 @@ class TokenService:
             if len(self._cache) >= CACHE_MAX:
                 for key in list(self._cache)[: CACHE_MAX // 2]:
                     del self._cache[key]
-            self._cache[token] = (ctx, time.monotonic() + self.cache_time)
+            # Cached until the cache time passes or the token expires, whichever is first.
+            left = (ctx.expires_at - store.utcnow()).total_seconds() if ctx.expires_at else 0
+            self._cache[token] = (ctx, time.monotonic() + min(self.cache_time, left))
 
     # Issue and validate -------------------------------------------------------------------
     def issue(self, s: Session, user: User, methods: tuple[str, ...], *,

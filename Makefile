@@ -1,0 +1,36 @@
+# The two commands of the README are `make up` and `make test`; both set up what
+# they need first (system packages via apt when root, the venv, Python deps).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.stackbox-setup
+
+.PHONY: setup up test check lint format bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh etc/apt-packages.txt
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh
+	@touch $@
+
+up: setup
+	$(BIN)/stackbox up $(ARGS)
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q $(ARGS)
+
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check stackbox
+	$(BIN)/mypy stackbox
+
+format: setup
+	$(BIN)/ruff format stackbox tests bench
+	$(BIN)/ruff check --fix .
+
+bench: setup
+	$(BIN)/python bench/identity.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -1,0 +1,144 @@
+"""`stackbox up`: the whole cloud in one process on the in-process bus.
+
+Binds the API port, migrates and bootstraps the SQLite database in the state dir,
+starts every available service role beside the API, writes clouds.yaml, prints
+`ready`, and runs until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stackbox import bus as sbbus
+from stackbox.api import server
+from stackbox.config import Config
+from stackbox.identity.bootstrap import Credentials, bootstrap
+
+LOG = logging.getLogger("stackbox.up")
+
+
+def clouds(cfg: Config, creds: Credentials) -> dict[str, Any]:
+    def cloud(user: str, password: str, project: str) -> dict[str, Any]:
+        return {
+            "auth": {"auth_url": f"{cfg.public_url}/identity", "username": user,
+                     "password": password, "project_name": project,
+                     "user_domain_name": "Default", "project_domain_name": "Default"},
+            "region_name": cfg.get("default", "region"),
+            "interface": "public",
+            "identity_api_version": 3,
+        }
+    return {"stackbox": cloud("admin", creds.admin_password, "admin"),
+            "stackbox-demo": cloud("demo", creds.demo_password, "demo")}
+
+
+def _write_yaml(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        yaml.safe_dump(data, fh, default_flow_style=False, sort_keys=False)
+    tmp.replace(path)
+
+
+def write_clouds_yaml(cfg: Config, creds: Credentials, user_file: Path | None) -> list[Path]:
+    """Write STATE_DIR/clouds.yaml; merge our two clouds into `user_file` if given,
+    keeping every other cloud there."""
+    ours = clouds(cfg, creds)
+    written = [cfg.state_dir / "clouds.yaml"]
+    _write_yaml(written[0], {"clouds": ours})
+    if user_file is not None:
+        existing: dict[str, Any] = {}
+        if user_file.exists():
+            try:
+                existing = yaml.safe_load(user_file.read_text()) or {}
+            except yaml.YAMLError:
+                LOG.warning("%s is not valid YAML; leaving it alone", user_file)
+                return written
+        if not isinstance(existing.get("clouds"), dict):
+            existing["clouds"] = {}
+        existing["clouds"].update(ours)
+        _write_yaml(user_file, existing)
+        written.append(user_file)
+    return written
+
+
+def _banner(cfg: Config, files: list[Path]) -> str:
+    env = "" if len(files) > 1 else f"OS_CLIENT_CONFIG_FILE={files[0]} "
+    return "\n".join([
+        "",
+        f"stackbox is running: {cfg.public_url}  (state in {cfg.state_dir})",
+        f"  clouds.yaml: {', '.join(str(f) for f in files)}",
+        "  try:",
+        f"    {env}openstack --os-cloud stackbox token issue",
+        f"    {env}openstack --os-cloud stackbox catalog list",
+        f"    {env}openstack --os-cloud stackbox project list",
+        f"    {env}openstack --os-cloud stackbox-demo token issue",
+        "  stop with Ctrl-C",
+        "",
+    ])
+
+
+async def run(cfg: Config, *, write_user_file: bool = True) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        sock = server.bind_socket(cfg)
+    except OSError as exc:
+        LOG.error("cannot listen on %s:%s: %s", cfg.get("api", "bind"),
+                  cfg.get("api", "port"), exc.strerror)
+        return 2
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    db = await asyncio.to_thread(server.prepare_database, cfg)
+    state = server.make_state(cfg, db)
+    with db.session() as s:
+        creds = await asyncio.to_thread(bootstrap, s, cfg)
+    bus = sbbus.connect("local://", default_timeout=cfg.get("transport", "rpc_timeout"))
+    await bus.start()
+    state.bus = bus
+    services = await start_roles(cfg, db, bus)
+    user_file = Path.home() / ".config/openstack/clouds.yaml" \
+        if write_user_file and cfg.get("up", "write_user_clouds_yaml") else None
+    files = write_clouds_yaml(cfg, creds, user_file)
+    http = asyncio.create_task(server.serve_http(state, sock, stop))
+    await asyncio.sleep(0)
+    print(_banner(cfg, files), flush=True)
+    print(f"stackbox: ready at {cfg.public_url}", flush=True)
+    try:
+        await http
+    finally:
+        LOG.info("stopping")
+        for svc in reversed(services):
+            await svc.stop()
+        await bus.stop()
+        db.dispose()
+        sock.close()
+    print("stackbox: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+async def start_roles(cfg: Config, db: Any, bus: Any) -> list[Any]:
+    """Every service role available in this version, each on the in-process bus."""
+    from stackbox.conductor.manager import ConductorManager
+    from stackbox.service.runner import Service
+
+    host = cfg.get("default", "host")
+    out = []
+    for binary, topic, manager, with_db in (
+        ("stackbox-api", "api", None, True),
+        ("stackbox-conductor", "conductor", ConductorManager(db, host), True),
+    ):
+        svc = Service(cfg, bus, db=db if with_db else None, binary=binary, topic=topic,
+                      host=host, manager=manager)
+        await svc.start()
+        out.append(svc)
+    return out

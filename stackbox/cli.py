@@ -1,0 +1,149 @@
+"""The `stackbox` command: up, serve ROLE, status, db upgrade, config show."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from stackbox import config as sbconfig
+from stackbox import log as sblog
+
+ROLES = ("api", "conductor", "scheduler", "compute", "network", "volume")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stackbox", description="An OpenStack-compatible cloud "
+                                "in one Python package.")
+    p.add_argument("--config", help="TOML config file (default: $STACKBOX_CONFIG)")
+    p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the all-in-one cloud in the foreground")
+    up.add_argument("--state-dir", help="where state lives")
+    up.add_argument("--port", type=int, help="API port (default 8080)")
+    up.add_argument("--bind", help="API address (default 0.0.0.0)")
+    up.add_argument("--no-user-clouds-yaml", action="store_true",
+                    help="do not merge into ~/.config/openstack/clouds.yaml")
+
+    serve = sub.add_parser("serve", help="run one service role (scale-out)")
+    serve.add_argument("role", choices=ROLES)
+
+    sub.add_parser("status", help="services, their hosts, up/down")
+    db = sub.add_parser("db", help="database schema")
+    dbsub = db.add_subparsers(dest="db_command", required=True)
+    dbsub.add_parser("upgrade", help="migrate the schema to the newest version and "
+                     "bootstrap identity")
+    dbsub.add_parser("version", help="print the schema version")
+    cfg = sub.add_parser("config", help="configuration")
+    cfgsub = cfg.add_subparsers(dest="config_command", required=True)
+    cfgsub.add_parser("show", help="print every option's effective value and its source")
+    return p
+
+
+def _load(args: argparse.Namespace) -> sbconfig.Config:
+    overrides: dict[tuple[str, str], Any] = {
+        ("default", "log_level"): args.log_level,
+        ("default", "state_dir"): getattr(args, "state_dir", None),
+        ("api", "port"): getattr(args, "port", None),
+        ("api", "bind"): getattr(args, "bind", None),
+    }
+    return sbconfig.load(args.config, overrides=overrides)
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        cfg = _load(args)
+    except sbconfig.ConfigError as exc:
+        print(f"stackbox: {exc}", file=sys.stderr)
+        return 2
+    sblog.setup(cfg.get("default", "log_level"), cfg.get("default", "log_format"))
+    if args.command == "up":
+        from stackbox import allinone
+        return _run(allinone.run(cfg, write_user_file=not args.no_user_clouds_yaml))
+    if args.command == "serve":
+        return _run(_serve(cfg, args.role))
+    if args.command == "status":
+        return _status(cfg)
+    if args.command == "db":
+        return _db(cfg, args.db_command)
+    if args.command == "config":
+        return _config_show(cfg)
+    return 2
+
+
+def _config_show(cfg: sbconfig.Config) -> int:
+    print(f"# effective configuration (file: {cfg.path or 'none'})")
+    for key, value, source, help_text in cfg.rows():
+        print(f"{key} = {value}    # {source}; {help_text}")
+    return 0
+
+
+def _db(cfg: sbconfig.Config, what: str) -> int:
+    from stackbox.db import Database, migrate
+    db = Database(cfg.database_url)
+    try:
+        if what == "upgrade":
+            from stackbox.identity.bootstrap import bootstrap
+            migrate.upgrade(db.engine)
+            with db.session() as s:
+                bootstrap(s, cfg)
+            print(f"database at revision {migrate.current(db.engine)}; identity bootstrapped")
+        else:
+            print(migrate.current(db.engine) or "empty")
+    finally:
+        db.dispose()
+    return 0
+
+
+def _status(cfg: sbconfig.Config) -> int:
+    from stackbox.db import Database
+    from stackbox.service import registry
+    db = Database(cfg.database_url)
+    try:
+        with db.session() as s:
+            rows = registry.status_rows(s, cfg.get("service", "service_down_time"))
+    finally:
+        db.dispose()
+    cols = ["id", "binary", "host", "zone", "status", "state", "updated_at"]
+    table = [[str(r.get(c) if r.get(c) is not None else "") for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(cols)]
+    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    print(line)
+    print("| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)) + " |")
+    print(line)
+    for row in table:
+        print("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |")
+    print(line)
+    return 0
+
+
+async def _serve(cfg: sbconfig.Config, role: str) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if role == "api":
+        from stackbox.api import serve_api
+        return await serve_api.run(cfg, stop)
+    from stackbox.service import runner
+    try:
+        await runner.run_role(cfg, role, stop)
+    except runner.RoleNotAvailable as exc:
+        logging.getLogger("stackbox").error("%s", exc)
+        print(f"stackbox: {exc}", file=sys.stderr)
+        return 2
+    return 0
