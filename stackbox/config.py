@@ -167,9 +167,7 @@ class Config:
             value = self._values[(o.section, o.name)]
             if "password" in o.name and value:
                 value = "****"
-            elif o.section == "database" and o.name == "connection":
-                value = _hide_url_password(value)
-            elif o.section == "transport" and o.name == "url":
+            elif (o.section, o.name) in (("database", "connection"), ("transport", "url")):
                 value = _hide_url_password(value)
             out.append((f"{o.section}.{o.name}", str(value), self._sources[(o.section, o.name)],
                         o.help))

@@ -72,7 +72,7 @@ RULES: dict[str, str] = {
     "identity:remove_user_from_group": ADMIN,
     # roles and assignments
     "identity:get_role": f"{ADMIN_OR_SYSTEM_READER} or role:reader",
-    "identity:list_roles": f"{ADMIN_OR_SYSTEM_READER} or (role:reader and domain_id:%(target.domain_id)s)",
+    "identity:list_roles": f"{ADMIN_OR_SYSTEM_READER} or {_domain_reader('domain_id')}",
     "identity:create_role": ADMIN,
     "identity:update_role": ADMIN,
     "identity:delete_role": ADMIN,

@@ -1,0 +1,102 @@
+"""A real `stackbox up` in a subprocess (random port, temp state dir, temp HOME), and
+helpers to drive it with the unmodified `openstack` CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Running:
+    proc: subprocess.Popen
+    port: int
+    state_dir: Path
+    home: Path
+    env: dict[str, str]
+    output: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def password(self, user: str) -> str:
+        return (self.state_dir / f"{user}-password").read_text().strip()
+
+    def openstack(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        r = subprocess.run([str(BIN / "openstack"), *args], env=self.env, text=True,
+                           capture_output=True, timeout=120)
+        if check and r.returncode != 0:
+            raise AssertionError(f"openstack {' '.join(args)} failed ({r.returncode}):\n"
+                                 f"{r.stderr}")
+        return r
+
+    def openstack_json(self, *args: str) -> object:
+        return json.loads(self.openstack(*args, "-f", "json").stdout)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+
+def start(state_dir: Path, home: Path, port: int | None = None,
+          extra_env: dict[str, str] | None = None, timeout: float = 60) -> Running:
+    port = port or free_port()
+    env = {**os.environ, "HOME": str(home), "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "8192",
+           "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    env.pop("OS_CLOUD", None)
+    env.pop("STACKBOX_CONFIG", None)
+    proc = subprocess.Popen([str(BIN / "stackbox"), "up", "--state-dir", str(state_dir),
+                             "--port", str(port), "--bind", "127.0.0.1"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    output: list[str] = []
+    deadline = time.time() + timeout
+    assert proc.stdout is not None
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if "ready" in line and "stackbox:" in line:
+            break
+    else:
+        proc.kill()
+        raise AssertionError("stackbox up did not get ready:\n" + "".join(output))
+    if proc.poll() is not None:
+        raise AssertionError("stackbox up exited:\n" + "".join(output))
+    # Keep draining output so the pipe never fills up.
+    import threading
+
+    def drain() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            output.append(line)
+    threading.Thread(target=drain, daemon=True).start()
+    return Running(proc, port, state_dir, home, env, output)
+
+
+@pytest.fixture(scope="session")
+def cloud_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    base = tmp_path_factory.mktemp("up")
+    running = start(base / "state", base / "home")
+    yield running
+    running.stop()
