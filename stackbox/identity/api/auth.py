@@ -207,13 +207,31 @@ def register(router: Router) -> None:
 
 
 def _my_projects(req: Req) -> list[Project]:
+    """Enabled projects where the caller holds a role: directly or through a group,
+    or inherited from the project's domain or an ancestor project."""
     ctx = req.context
-    out = []
-    for p in req.db.scalars(select(Project).where(Project.enabled.is_(True))
-                            .order_by(Project.name)):
-        if store.effective_role_ids(req.db, ctx.user_id, project=p):
-            out.append(p)
-    return out
+    actors = [ctx.user_id, *store.user_group_ids(req.db, ctx.user_id)]
+    rows = req.db.execute(select(Assignment.target_id, Assignment.inherited).where(
+        Assignment.actor_id.in_(actors),
+        Assignment.type.in_((store.USER_PROJECT, store.GROUP_PROJECT,
+                             store.USER_DOMAIN, store.GROUP_DOMAIN)))).all()
+    direct = {t for t, inherited in rows if not inherited}
+    inherited = {t for t, inh in rows if inh}
+    projects = list(req.db.scalars(select(Project).where(Project.enabled.is_(True))
+                                   .order_by(Project.name)))
+    by_id = {p.id: p for p in projects}
+
+    def reachable(p: Project) -> bool:
+        if p.id in direct or p.domain_id in inherited:
+            return True
+        parent, seen = p.parent_id, set()
+        while parent and parent in by_id and parent not in seen:
+            if parent in inherited:
+                return True
+            seen.add(parent)
+            parent = by_id[parent].parent_id
+        return False
+    return [p for p in projects if reachable(p)]
 
 
 def _project_brief(req: Req, p: Project) -> dict:
