@@ -7,6 +7,8 @@ carries it. Secrets (tokens, passwords) are never passed to the logger.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import contextvars
 import json
 import logging
@@ -56,6 +58,7 @@ def _quote(value: object) -> str:
 
 def setup(level: str = "INFO", fmt: str = "text", stream=None) -> None:
     """Configure the root logger once for a stackbox process."""
+    ACCESS.configure(stream or sys.stderr, fmt, logging.getLevelName(level.upper()) <= logging.INFO)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(_Formatter(fmt))
     root = logging.getLogger()
@@ -73,3 +76,54 @@ def setup(level: str = "INFO", fmt: str = "text", stream=None) -> None:
 def kv(**fields: object) -> dict[str, dict[str, object]]:
     """`log.info("msg", extra=kv(a=1))` attaches structured fields to one record."""
     return {"fields": fields}
+
+
+class AccessLog:
+    """One line per HTTP request, in the same shape as every other record, but written
+    without the logging machinery (which costs ~45 µs a record, a third of a cached
+    API request): formatted directly, buffered, flushed within 0.2 s."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self._stream = sys.stderr
+        self._json = False
+        self._buf: list[str] = []
+        self._scheduled = False
+
+    def configure(self, stream, fmt: str, enabled: bool) -> None:  # type: ignore[no-untyped-def]
+        self.flush()
+        self._stream, self._json, self.enabled = stream, fmt == "json", enabled
+
+    def write(self, method: str, path: str, status: int, ms: float, client: str,
+              rid: str | None) -> None:
+        now = time.time()
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        if self._json:
+            line = json.dumps({"ts": ts, "level": "INFO", "logger": "stackbox.api.access",
+                               "msg": f"{method} {path}", "request_id": rid,
+                               "status": status, "ms": ms, "client": client})
+        else:
+            line = (f"{ts} INFO    stackbox.api.access: {method} {_quote(path)} "
+                    f"request_id={rid} status={status} ms={ms} client={client}")
+        self._buf.append(line)
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                asyncio.get_running_loop().call_later(0.2, self.flush)
+            except RuntimeError:
+                self.flush()
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._buf:
+            return
+        lines, self._buf = self._buf, []
+        try:
+            self._stream.write("\n".join(lines) + "\n")
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+ACCESS = AccessLog()
+atexit.register(ACCESS.flush)

@@ -25,7 +25,6 @@ from stackbox.config import Config
 from stackbox.db import Database
 
 LOG = logging.getLogger("stackbox.api")
-ACCESS = logging.getLogger("stackbox.api.access")
 
 
 def service_routers() -> list[Router]:
@@ -80,10 +79,10 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if ACCESS.isEnabledFor(logging.INFO):
-                ACCESS.info("%s %s", scope["method"], scope["path"], extra=sblog.kv(
-                    status=status, ms=round((time.perf_counter() - start) * 1000, 2),
-                    client=(scope.get("client") or ("-",))[0]))
+            if sblog.ACCESS.enabled:
+                sblog.ACCESS.write(scope["method"], scope["path"], status,
+                                   round((time.perf_counter() - start) * 1000, 2),
+                                   (scope.get("client") or ("-",))[0], rid)
             sblog.request_id.reset(token)
 
 
