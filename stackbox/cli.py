@@ -110,12 +110,24 @@ def _db(cfg: sbconfig.Config, what: str) -> int:
 
 
 def _status(cfg: sbconfig.Config) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from stackbox.db import Database
     from stackbox.service import registry
+    if not cfg.get("database", "connection") and not (cfg.state_dir / "stackbox.db").exists():
+        print(f"stackbox: no database in {cfg.state_dir}: start `stackbox up` (or pass the "
+              "scale-out --config)", file=sys.stderr)
+        return 1
     db = Database(cfg.database_url)
     try:
         with db.session() as s:
             rows = registry.status_rows(s, cfg.get("service", "service_down_time"))
+    except SQLAlchemyError as exc:
+        print(f"stackbox: cannot read the service registry from {_safe_url(cfg)}: "
+              f"{exc.__class__.__name__} ({str(exc.orig if hasattr(exc, 'orig') else exc)})."
+              " Is this the right --config / state dir, and has `stackbox db upgrade` or "
+              "`stackbox up` run?", file=sys.stderr)
+        return 1
     finally:
         db.dispose()
     cols = ["id", "binary", "host", "zone", "status", "state", "updated_at"]
@@ -129,6 +141,11 @@ def _status(cfg: sbconfig.Config) -> int:
         print("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |")
     print(line)
     return 0
+
+
+def _safe_url(cfg: sbconfig.Config) -> str:
+    return dict((k, v) for k, v, _s, _h in cfg.rows())["database.connection"] or \
+        cfg.database_url
 
 
 async def _serve(cfg: sbconfig.Config, role: str) -> int:
