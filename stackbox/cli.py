@@ -124,7 +124,7 @@ def _status(cfg: sbconfig.Config) -> int:
             rows = registry.status_rows(s, cfg.get("service", "service_down_time"))
     except SQLAlchemyError as exc:
         print(f"stackbox: cannot read the service registry from {_safe_url(cfg)}: "
-              f"{exc.__class__.__name__} ({str(exc.orig if hasattr(exc, 'orig') else exc)})."
+              f"{exc.__class__.__name__} ({exc.orig if hasattr(exc, 'orig') else exc!s})."
               " Is this the right --config / state dir, and has `stackbox db upgrade` or "
               "`stackbox up` run?", file=sys.stderr)
         return 1
