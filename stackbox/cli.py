@@ -159,7 +159,7 @@ async def _serve(cfg: sbconfig.Config, role: str) -> int:
     from stackbox.service import runner
     try:
         await runner.run_role(cfg, role, stop)
-    except runner.RoleNotAvailable as exc:
+    except runner.RoleError as exc:
         logging.getLogger("stackbox").error("%s", exc)
         print(f"stackbox: {exc}", file=sys.stderr)
         return 2

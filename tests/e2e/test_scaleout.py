@@ -4,6 +4,7 @@ and sees the conductor go down after it is killed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -13,10 +14,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import aio_pika
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from stackbox import bus as sbbus
 from tests.e2e.conftest import BIN, free_port
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -67,7 +70,8 @@ service_down_time = 3
     try:
         subprocess.run([str(BIN / "stackbox"), "db", "upgrade"], env=env, check=True,
                        capture_output=True, timeout=120)
-        yield {"env": env, "port": port, "procs": procs, "conf": conf}
+        yield {"env": env, "port": port, "procs": procs, "conf": conf, "exchange": name,
+           "host": f"ctl-{name[-4:]}"}
     finally:
         for p in procs:
             if p.poll() is None:
@@ -79,6 +83,20 @@ service_down_time = 3
         with admin.connect() as c:
             c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+        asyncio.run(_delete_broker_objects(name, f"ctl-{name[-4:]}"))
+
+
+async def _delete_broker_objects(exchange: str, host: str) -> None:
+    """Remove what the processes declared under this test's exchange name."""
+    conn = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/", timeout=10)
+    try:
+        ch = await conn.channel()
+        for queue in (f"{exchange}.conductor", f"{exchange}.conductor.{host}"):
+            await ch.queue_delete(queue)
+        for ex in (f"{exchange}.conductor.fanout", exchange):
+            await ch.exchange_delete(ex)
+    finally:
+        await conn.close()
 
 
 def _serve(ctx: dict, role: str) -> subprocess.Popen:
@@ -128,6 +146,10 @@ def test_api_and_conductor_over_postgres_and_rabbitmq(scaleout: dict) -> None:
     assert _wait(lambda: _status(scaleout) == {"stackbox-api": "up",
                                                "stackbox-conductor": "up"}, 30), \
         _status(scaleout)
+    # The conductor answers an RPC ping over RabbitMQ, addressed to its host.
+    pong = asyncio.run(_ping(scaleout["exchange"], scaleout["host"]))
+    assert pong["pong"] is True and pong["host"] == scaleout["host"]
+
     conductor.kill()
     conductor.wait()
     t0 = time.time()
@@ -141,6 +163,15 @@ def test_unimplemented_role_refuses_clearly(scaleout: dict) -> None:
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     assert "compute" in r.stderr and "not" in r.stderr
+
+
+async def _ping(exchange: str, host: str) -> dict:
+    bus = sbbus.connect("rabbit://guest:guest@127.0.0.1:5672/", exchange=exchange)
+    await bus.start()
+    try:
+        return await bus.call("conductor", "ping", host=host, timeout=10)
+    finally:
+        await bus.stop()
 
 
 def _port_open(port: int) -> bool:

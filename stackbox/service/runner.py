@@ -1,0 +1,171 @@
+"""The service runner: host one role (api, conductor, compute...) on the bus.
+
+`Service` serves a manager object on the bus under its topic and host, and heartbeats
+every `service.report_interval` seconds: straight into the database when it has one
+(API, conductor), else by casting `service_heartbeat` to the conductor (agents in
+scale-out hold no DB credentials). `run_role` is what `stackbox serve ROLE` runs for
+every role but the API (which `stackbox.api.serve_api` runs).
+
+What a role does belongs in its manager (`stackbox/<role>/manager.py`), not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from stackbox import bus as sbbus
+from stackbox.config import Config
+from stackbox.db import Database
+from stackbox.service import registry
+
+LOG = logging.getLogger("stackbox.service")
+
+AVAILABLE_ROLES = ("api", "conductor")
+PLANNED_ROLES = ("scheduler", "compute", "network", "volume")
+
+
+class RoleError(Exception):
+    """A role cannot run; the message says why and what to do."""
+
+
+class RoleNotAvailable(RoleError):
+    """The role is unknown, or not implemented in this version of stackbox."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        available = ", ".join(AVAILABLE_ROLES)
+        if role in PLANNED_ROLES:
+            msg = (f"role '{role}' is not implemented yet in this version of stackbox; "
+                   f"available: {available}")
+        else:
+            msg = f"unknown role '{role}'; available: {available}"
+        super().__init__(msg)
+
+
+class Service:
+    """One role on the bus plus its heartbeat.
+
+    `manager` is served on `topic` at `host` (None: heartbeat only, as for the API).
+    With `db` the heartbeat is written directly; without, it is cast to the conductor.
+    `report_interval` defaults to cfg service.report_interval."""
+
+    def __init__(self, cfg: Config, bus: sbbus.Bus, *, db: Database | None = None,
+                 binary: str, topic: str, host: str, manager: object | None = None,
+                 report_interval: float | None = None) -> None:
+        self.cfg, self.bus, self.db = cfg, bus, db
+        self.binary, self.topic, self.host, self.manager = binary, topic, host, manager
+        self.report_interval = float(report_interval if report_interval is not None
+                                     else cfg.get("service", "report_interval"))
+        self.server: sbbus.Server | None = None
+        self._loop: asyncio.Task[None] | None = None
+        self._failing = False
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None and not self._loop.done()
+
+    async def start(self) -> None:
+        """Serve the manager, report once, then keep reporting in the background."""
+        if self.running:
+            return
+        if self.manager is not None:
+            self.server = await self.bus.serve(self.topic, self.manager, host=self.host)
+        await self._report()
+        self._loop = asyncio.create_task(self._heartbeat_loop(),
+                                         name=f"heartbeat {self.binary}@{self.host}")
+        LOG.info("%s started on %s (topic %s)", self.binary, self.host, self.topic,
+                 extra={"fields": {"report_interval": self.report_interval}})
+
+    async def stop(self) -> None:
+        """Stop heartbeating and serving; idempotent."""
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+            self._loop = None
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+        LOG.info("%s stopped on %s", self.binary, self.host)
+
+    async def heartbeat(self) -> None:
+        """Report this service alive once (raises on failure)."""
+        if self.db is not None:
+            await asyncio.to_thread(self._write_heartbeat)
+        else:
+            await self.bus.cast("conductor", "service_heartbeat", binary=self.binary,
+                                topic=self.topic, service_host=self.host)
+
+    def _write_heartbeat(self) -> None:
+        assert self.db is not None
+        with self.db.session() as s:
+            registry.record_heartbeat(s, self.binary, self.topic, self.host)
+
+    async def _report(self) -> None:
+        try:
+            await self.heartbeat()
+        except Exception as exc:  # keep beating: the DB or broker may come back
+            if not self._failing:
+                LOG.warning("%s on %s: heartbeat failed: %s: %s", self.binary, self.host,
+                            type(exc).__name__, exc)
+            self._failing = True
+        else:
+            if self._failing:
+                LOG.info("%s on %s: heartbeat works again", self.binary, self.host)
+            self._failing = False
+
+    async def _heartbeat_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += self.report_interval
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            next_at = max(next_at, loop.time() - self.report_interval)  # no catch-up burst
+            await self._report()
+
+
+def make_bus(cfg: Config) -> sbbus.Bus:
+    """The bus configured by [transport]."""
+    return sbbus.connect(cfg.get("transport", "url"), exchange=cfg.get("transport", "exchange"),
+                         default_timeout=cfg.get("transport", "rpc_timeout"))
+
+
+async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
+    """Run `role` until `stop_event` is set (`stackbox serve ROLE`, scale-out).
+
+    Raises RoleNotAvailable for roles this version cannot run (and for "api", which
+    `stackbox.api.serve_api.run` serves), RoleError when the database schema or the
+    bus is not ready."""
+    if role != "conductor":
+        if role == "api":
+            raise RoleError("role 'api' is run by stackbox.api.serve_api, not run_role")
+        raise RoleNotAvailable(role)
+    from stackbox.conductor.manager import ConductorManager
+    from stackbox.db import migrate
+
+    db = Database(cfg.database_url, cfg.get("database", "pool_size"))
+    try:
+        have, want = await asyncio.to_thread(migrate.current, db.engine), migrate.head()
+        if have != want:
+            raise RoleError(f"database schema is at {have or 'nothing'}, this stackbox "
+                            f"needs {want}: run `stackbox db upgrade` first")
+        bus = make_bus(cfg)
+        try:
+            await bus.start()
+        except sbbus.BusError as exc:
+            raise RoleError(f"cannot start the conductor: {exc}") from exc
+        host = cfg.get("default", "host")
+        svc = Service(cfg, bus, db=db, binary="stackbox-conductor", topic="conductor",
+                      host=host, manager=ConductorManager(db, host))
+        try:
+            await svc.start()
+            print(f"stackbox: conductor ready on host {host}", flush=True)
+            await stop_event.wait()
+        finally:
+            await svc.stop()
+            await bus.stop()
+    finally:
+        db.dispose()
+
