@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 Handler = Callable[["Req"], Any]
-Decorate = Callable[["Req", Response], None]
+Decorate = Callable[["Req | None", Response], None]
 
 
 class Req:

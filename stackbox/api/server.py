@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -27,8 +28,9 @@ class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the process owner (`stackbox up` or
     `serve`) handles SIGINT/SIGTERM and sets the stop event."""
 
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def prepare_database(cfg: Config) -> Database:

@@ -9,6 +9,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from stackbox.identity.models import (
 )
 
 DEFAULT_DOMAIN_ID = "default"
+T = TypeVar("T")
 ROLES = ("admin", "member", "reader", "manager", "service")
 
 
@@ -59,7 +61,7 @@ def _write_secret(path: Path, value: str) -> None:
     os.chmod(path, 0o600)
 
 
-def _get_or_add(s: Session, model: type, where: dict, **values: object) -> object:
+def _get_or_add(s: Session, model: type[T], where: dict, **values: object) -> T:
     row = s.scalar(select(model).filter_by(**where))
     if row is None:
         row = model(**where, **values)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -119,8 +120,9 @@ def role_by_name(s: Session, name: str) -> Role | None:
 
 def bump_revision(s: Session) -> None:
     """Record that identity data changed; every API process drops its token cache."""
-    n = s.execute(update(IdentityRevision).where(IdentityRevision.id == 1)
-                  .values(revision=IdentityRevision.revision + 1)).rowcount
+    result: Any = s.execute(update(IdentityRevision).where(IdentityRevision.id == 1)
+                            .values(revision=IdentityRevision.revision + 1))
+    n = result.rowcount
     if not n:
         s.add(IdentityRevision(id=1, revision=1))
     s.info["identity_changed"] = True

@@ -18,7 +18,7 @@ from stackbox.identity.api.common import self_link, v3_url
 from stackbox.identity.models import Assignment, Domain, Project, User
 from stackbox.identity.tokens import lookup_user
 
-_ID_OR_NAME = {
+_ID_OR_NAME: dict[str, Any] = {
     "type": "object",
     "properties": {"id": {"type": "string"}, "name": {"type": "string"},
                    "domain": {"type": "object", "properties": {
