@@ -116,7 +116,8 @@ def request(port: int, method: str, path: str, body: dict | None = None,
     r = conn.getresponse()
     data = r.read()
     conn.close()
-    return r.status, dict(r.getheaders()), json.loads(data) if data else {}
+    headers = {k.lower(): v for k, v in r.getheaders()}
+    return r.status, headers, json.loads(data) if data else {}
 
 
 def token_rate(port: int, password: str, seconds: float, threads: int = 2) -> float:
@@ -178,7 +179,7 @@ def main() -> int:
             "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
         status, headers, tok = request(port, "POST", "/identity/v3/auth/tokens", body)
         assert status == 201, status
-        token = headers["X-Subject-Token"]
+        token = headers["x-subject-token"]
         project = tok["token"]["project"]["id"]
         auth = {"X-Auth-Token": token}
         path = f"/identity/v3/projects/{project}"

@@ -34,11 +34,11 @@ def test_file_then_env_then_overrides(tmp_path: Path) -> None:
 
 
 def test_bad_values_are_clear_errors(tmp_path: Path) -> None:
-    with pytest.raises(config.ConfigError, match="api.port"):
+    with pytest.raises(config.ConfigError, match=r"api\.port"):
         config.load(env={"STACKBOX_API__PORT": "eighty"})
     f = tmp_path / "bad.toml"
     f.write_text("[api]\nnot_an_option = 1\n")
-    with pytest.raises(config.ConfigError, match="unknown option api.not_an_option"):
+    with pytest.raises(config.ConfigError, match=r"unknown option api\.not_an_option"):
         config.load(f, env={})
     f.write_text("[api\n")
     with pytest.raises(config.ConfigError, match="not valid TOML"):

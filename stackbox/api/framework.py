@@ -200,11 +200,11 @@ class _Endpoint:
 async def _run(spec: RouteSpec, state: AppState, request: Request
                ) -> tuple[Req, Response]:
     ctx = None
-    token = request.headers.get("x-auth-token")
-    if token:
+    if spec.auth:  # open routes (discovery, POST /auth/tokens) ignore any token sent
+        token = request.headers.get("x-auth-token")
+        if not token:
+            raise errors.Unauthorized()
         ctx = await state.authenticate(token)
-    if spec.auth and ctx is None:
-        raise errors.Unauthorized()
     body = None
     if not spec.raw_body and request.method in ("POST", "PUT", "PATCH"):
         body = await read_json(request, state.cfg.get("api", "max_request_body_size"))

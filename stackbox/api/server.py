@@ -59,6 +59,7 @@ def bind_socket(cfg: Config) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(2048)  # connections queue from here on, before the app is up
     sock.set_inheritable(True)
     return sock
 

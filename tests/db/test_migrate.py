@@ -24,7 +24,7 @@ def mariadb_url() -> Iterator[str]:
         admin = create_engine(MARIADB_ADMIN)
         with admin.connect() as c:
             c.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
+    except Exception as exc:  # any connection failure means "no server"
         pytest.skip(f"MariaDB not reachable at 127.0.0.1:3306: {exc.__class__.__name__}")
     yield f"{MARIADB_ADMIN}{name}?charset=utf8mb4"
     with admin.connect() as c:

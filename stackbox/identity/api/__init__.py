@@ -6,7 +6,18 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from stackbox.api.framework import Req, Router
-from stackbox.identity.api import auth, policies, versions
+from stackbox.identity.api import (
+    assignments,
+    auth,
+    catalog_api,
+    domains,
+    groups,
+    policies,
+    projects,
+    roles,
+    users,
+    versions,
+)
 
 
 def _vary(req: Req | None, resp: Response) -> None:
@@ -16,5 +27,6 @@ def _vary(req: Req | None, resp: Response) -> None:
 ROUTER = Router("identity", prefix="/identity", style="identity",
                 policy_defaults=policies.RULES, decorate=_vary)
 
-for module in (versions, auth):
+for module in (versions, auth, domains, projects, users, groups, roles, assignments,
+               catalog_api):
     module.register(ROUTER)

@@ -99,3 +99,23 @@ RULES: dict[str, str] = {
     "identity:update_endpoint": ADMIN,
     "identity:delete_endpoint": ADMIN,
 }
+
+# Rules the first list lacks (Keystone's defaults for them).
+RULES.update({
+    "identity:get_project_tag": f"{ADMIN_OR_SYSTEM_READER} or "
+                                f"{_domain_reader('project.domain_id')} or "
+                                "project_id:%(target.project.id)s",
+    "identity:create_project_tag": ADMIN,
+    "identity:delete_project_tag": ADMIN,
+    "identity:delete_project_tags": ADMIN,
+    "identity:list_role_assignments_for_tree": f"{ADMIN_OR_SYSTEM_READER} or "
+                                               f"{_domain_reader('project.domain_id')}",
+    "identity:list_system_grants_for_user": ADMIN_OR_SYSTEM_READER,
+    "identity:check_system_grant_for_user": ADMIN_OR_SYSTEM_READER,
+    "identity:create_system_grant_for_user": ADMIN,
+    "identity:revoke_system_grant_for_user": ADMIN,
+    "identity:list_system_grants_for_group": ADMIN_OR_SYSTEM_READER,
+    "identity:check_system_grant_for_group": ADMIN_OR_SYSTEM_READER,
+    "identity:create_system_grant_for_group": ADMIN,
+    "identity:revoke_system_grant_for_group": ADMIN,
+})
