@@ -5,6 +5,7 @@ plain data; no HTTP here."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -166,6 +167,8 @@ class EntityCache:
 
     def __init__(self) -> None:
         self._data: dict[tuple[type, str], SimpleNamespace | None] = {}
+        self._generation = 0  # moves on every clear()
+        self._lock = threading.Lock()
 
     def get(self, session: Callable[[], Session], model: type, key: str
             ) -> SimpleNamespace | None:
@@ -174,16 +177,23 @@ class EntityCache:
         hit = self._data.get((model, key), _MISS)
         if hit is not _MISS:
             return hit  # type: ignore[return-value]
+        generation = self._generation
         row = session().get(model, key)
         snap = None if row is None else SimpleNamespace(
             **{c.key: getattr(row, c.key) for c in model.__table__.columns})
-        if len(self._data) >= self.MAX:
-            self._data.clear()
-        self._data[(model, key)] = snap
+        # A write that committed while we read may have cleared the cache after our
+        # read began: then our copy may be stale, so it is not kept.
+        with self._lock:
+            if len(self._data) >= self.MAX:
+                self._data.clear()
+            if generation == self._generation:
+                self._data[(model, key)] = snap
         return snap
 
     def clear(self) -> None:
-        self._data.clear()
+        with self._lock:
+            self._generation += 1
+            self._data.clear()
 
 
 _MISS = object()
