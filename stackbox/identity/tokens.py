@@ -127,6 +127,7 @@ class TokenService:
         self.revision_interval = revision_interval
         self._cache: dict[str, tuple[RequestContext, float]] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # moves on every invalidate()
         self._revision: int | None = None
         self._revision_checked = 0.0
         event.listen(db._factory, "after_commit", self._after_commit)
@@ -138,6 +139,7 @@ class TokenService:
 
     def invalidate(self) -> None:
         with self._lock:
+            self._generation += 1
             self._cache.clear()
         catalog.invalidate()
         store.CACHE.clear()
@@ -164,8 +166,11 @@ class TokenService:
             raise errors.Unauthorized() from None
         return ctx
 
-    def _remember(self, token: str, ctx: RequestContext) -> None:
+    def _remember(self, token: str, ctx: RequestContext, generation: int) -> None:
+        """Cache a validation, unless identity data changed while it was computed."""
         with self._lock:
+            if generation != self._generation:
+                return
             if len(self._cache) >= CACHE_MAX:
                 for key in list(self._cache)[: CACHE_MAX // 2]:
                     del self._cache[key]
@@ -178,6 +183,7 @@ class TokenService:
               project: Project | None = None, domain: Domain | None = None,
               system: bool = False, expires_at: dt.datetime | None = None,
               audit_chain: tuple[str, ...] = ()) -> tuple[str, RequestContext]:
+        generation = self._generation
         now = store.utcnow()
         limit = now + dt.timedelta(seconds=self.expiration)
         payload = Payload(user.id, methods, project.id if project else None,
@@ -186,7 +192,7 @@ class TokenService:
                           (new_audit_id(), *audit_chain[:1]))
         token = self._fernet.encrypt(payload.encode()).decode().rstrip("=")
         ctx = self._context(s, payload)
-        self._remember(token, ctx)
+        self._remember(token, ctx, generation)
         return token, ctx
 
     def decode(self, token: str) -> Payload:
@@ -198,6 +204,7 @@ class TokenService:
 
     def validate(self, token: str) -> RequestContext:
         """Full validation (no cache read); 404 when invalid, expired or revoked."""
+        generation = self._generation
         payload = self.decode(token)
         if payload.expires_at <= store.utcnow():
             raise errors.NotFound("Failed to validate token")
@@ -206,7 +213,7 @@ class TokenService:
                                 project_id=payload.project_id, issued_at=payload.issued_at):
                 raise errors.NotFound("Failed to validate token")
             ctx = self._context(s, payload)
-        self._remember(token, ctx)
+        self._remember(token, ctx, generation)
         return ctx
 
     def _context(self, s: Session, p: Payload) -> RequestContext:
