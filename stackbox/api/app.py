@@ -13,7 +13,6 @@ from typing import Any
 
 import anyio
 from starlette.responses import Response
-from starlette.routing import Router as StarletteRouter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackbox import log as sblog
@@ -21,6 +20,7 @@ from stackbox.api import errors
 from stackbox.api.context import RequestContext
 from stackbox.api.framework import Router
 from stackbox.api.policy import Enforcer
+from stackbox.api.routing import IndexedRouter
 from stackbox.config import Config
 from stackbox.db import Database
 
@@ -124,8 +124,7 @@ def build_app(state: AppState, routers: list[Router] | None = None) -> ASGIApp:
         state.limiter = anyio.CapacityLimiter(state.cfg.get("api", "workers_threads"))
     services: dict[str, tuple[Router, ASGIApp]] = {}
     for router in routers:
-        sub = StarletteRouter(routes=router.starlette_routes(state),
-                              default=_not_found(router), redirect_slashes=False)
+        sub = IndexedRouter(router.starlette_routes(state), default=_not_found(router))
         services[router.prefix] = (router, sub)
     return RequestIdMiddleware(Dispatcher(services))
 
