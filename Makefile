@@ -22,7 +22,7 @@ test: setup
 
 check: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check stackbox
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy stackbox
 
 format: setup

@@ -57,8 +57,9 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def python_load(port: int, path: str, headers: dict, threads: int, seconds: float
-                ) -> tuple[float, float]:
+def python_load(
+    port: int, path: str, headers: dict, threads: int, seconds: float
+) -> tuple[float, float]:
     """(requests/s, p50 ms) from `threads` keep-alive clients for `seconds`."""
     lat: list[list[float]] = [[] for _ in range(threads)]
     errors = [0]
@@ -92,27 +93,39 @@ def python_load(port: int, path: str, headers: dict, threads: int, seconds: floa
     return len(allv) / elapsed, statistics.median(allv) * 1000
 
 
-def wrk_load(port: int, path: str, headers: dict, threads: int, seconds: float
-             ) -> tuple[float, float]:
+def wrk_load(
+    port: int, path: str, headers: dict, threads: int, seconds: float
+) -> tuple[float, float]:
     cmd = ["wrk", f"-t{threads}", f"-c{threads}", f"-d{int(seconds)}s", "--latency"]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run([*cmd, f"http://127.0.0.1:{port}{path}"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [*cmd, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
+    ).stdout
     if "Non-2xx" in out:
         raise RuntimeError(out)
     rps = float(next(ln for ln in out.splitlines() if ln.startswith("Requests/sec")).split()[1])
     p50 = next(ln for ln in out.splitlines() if ln.strip().startswith("50%")).split()[1]
-    ms = float(p50[:-2]) if p50.endswith("ms") else float(p50[:-2]) / 1000 \
-        if p50.endswith("us") else float(p50[:-1]) * 1000
+    ms = (
+        float(p50[:-2])
+        if p50.endswith("ms")
+        else float(p50[:-2]) / 1000
+        if p50.endswith("us")
+        else float(p50[:-1]) * 1000
+    )
     return rps, ms
 
 
-def request(port: int, method: str, path: str, body: dict | None = None,
-            headers: dict | None = None) -> tuple[int, dict, dict]:
+def request(
+    port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None
+) -> tuple[int, dict, dict]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request(method, path, body=json.dumps(body) if body else None,
-                 headers={"Content-Type": "application/json", **(headers or {})})
+    conn.request(
+        method,
+        path,
+        body=json.dumps(body) if body else None,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     r = conn.getresponse()
     data = r.read()
     conn.close()
@@ -121,9 +134,17 @@ def request(port: int, method: str, path: str, body: dict | None = None,
 
 
 def token_rate(port: int, password: str, seconds: float, threads: int = 2) -> float:
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"name": "Default"}, "password": password}}},
-        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "admin", "domain": {"name": "Default"}, "password": password}
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+        }
+    }
     count = [0]
     stop = time.time() + seconds
 
@@ -157,13 +178,44 @@ def main() -> int:
     port, hello_port = free_port(), free_port()
     env = {**os.environ, "STACKBOX_UP__WRITE_USER_CLOUDS_YAML": "false"}
     t0 = time.time()
-    cloud = subprocess.Popen([PY, "-m", "stackbox", "up", "--state-dir", state, "--port",
-                              str(port), "--bind", "127.0.0.1"], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    hello = subprocess.Popen([PY, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"),
-                              "hello_app:app", "--port", str(hello_port), "--http",
-                              "httptools", "--loop", "uvloop", "--no-access-log",
-                              "--log-level", "warning"], stderr=subprocess.DEVNULL)
+    cloud = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "stackbox",
+            "up",
+            "--state-dir",
+            state,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    hello = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(ROOT / "bench"),
+            "hello_app:app",
+            "--port",
+            str(hello_port),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert cloud.stdout is not None
         for line in cloud.stdout:
@@ -174,9 +226,21 @@ def main() -> int:
         time.sleep(1.0)
         rss_boot = rss_mib(cloud.pid)
         password = Path(state, "admin-password").read_text().strip()
-        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": "admin", "domain": {"name": "Default"}, "password": password}}},
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": "admin",
+                            "domain": {"name": "Default"},
+                            "password": password,
+                        }
+                    },
+                },
+                "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+            }
+        }
         status, headers, tok = request(port, "POST", "/identity/v3/auth/tokens", body)
         assert status == 201, status
         token = headers["x-subject-token"]
@@ -185,20 +249,28 @@ def main() -> int:
         path = f"/identity/v3/projects/{project}"
         assert request(port, "GET", path, headers=auth)[0] == 200
 
-        print(f"stackbox up: ready in {ready_s:.1f} s, RSS after bootstrap {rss_boot:.0f} MiB "
-              f"(target < 200 MiB)")
+        print(
+            f"stackbox up: ready in {ready_s:.1f} s, RSS after bootstrap {rss_boot:.0f} MiB "
+            f"(target < 200 MiB)"
+        )
         for client in clients:
             load = python_load if client == "python" else wrk_load
             load(port, path, auth, args.threads, 2)  # warm up
             rps, p50 = load(port, path, auth, args.threads, args.seconds)
             h_rps, h_p50 = load(hello_port, "/", {}, args.threads, args.seconds)
             print(f"[{client} client, {args.threads} threads, {args.seconds:.0f} s each]")
-            print(f"  GET /identity/v3/projects/{{id}} (authenticated): {rps:8.0f} req/s  "
-                  f"p50 {p50:6.2f} ms")
-            print(f"  bare ASGI hello, same stack (ceiling):          {h_rps:8.0f} req/s  "
-                  f"p50 {h_p50:6.2f} ms")
-            print(f"  ratio {rps / h_rps:.0%} (target >= 30%), absolute target >= 1,500 req/s: "
-                  f"{'met' if rps >= 1500 and rps / h_rps >= 0.30 else 'NOT met'}")
+            print(
+                f"  GET /identity/v3/projects/{{id}} (authenticated): {rps:8.0f} req/s  "
+                f"p50 {p50:6.2f} ms"
+            )
+            print(
+                f"  bare ASGI hello, same stack (ceiling):          {h_rps:8.0f} req/s  "
+                f"p50 {h_p50:6.2f} ms"
+            )
+            print(
+                f"  ratio {rps / h_rps:.0%} (target >= 30%), absolute target >= 1,500 req/s: "
+                f"{'met' if rps >= 1500 and rps / h_rps >= 0.30 else 'NOT met'}"
+            )
         rate = token_rate(port, password, 5.0)
         print(f"token issues: {rate:.1f}/s (2 client threads, argon2id; Keystone 30: 3.75/s)")
         print(f"RSS after load: {rss_mib(cloud.pid):.0f} MiB")

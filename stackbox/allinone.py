@@ -28,15 +28,23 @@ LOG = logging.getLogger("stackbox.up")
 def clouds(cfg: Config, creds: Credentials) -> dict[str, Any]:
     def cloud(user: str, password: str, project: str) -> dict[str, Any]:
         return {
-            "auth": {"auth_url": f"{cfg.public_url}/identity", "username": user,
-                     "password": password, "project_name": project,
-                     "user_domain_name": "Default", "project_domain_name": "Default"},
+            "auth": {
+                "auth_url": f"{cfg.public_url}/identity",
+                "username": user,
+                "password": password,
+                "project_name": project,
+                "user_domain_name": "Default",
+                "project_domain_name": "Default",
+            },
             "region_name": cfg.get("default", "region"),
             "interface": "public",
             "identity_api_version": 3,
         }
-    return {"stackbox": cloud("admin", creds.admin_password, "admin"),
-            "stackbox-demo": cloud("demo", creds.demo_password, "demo")}
+
+    return {
+        "stackbox": cloud("admin", creds.admin_password, "admin"),
+        "stackbox-demo": cloud("demo", creds.demo_password, "demo"),
+    }
 
 
 def _write_yaml(path: Path, data: dict[str, Any]) -> None:
@@ -72,18 +80,20 @@ def write_clouds_yaml(cfg: Config, creds: Credentials, user_file: Path | None) -
 
 def _banner(cfg: Config, files: list[Path]) -> str:
     env = "" if len(files) > 1 else f"OS_CLIENT_CONFIG_FILE={files[0]} "
-    return "\n".join([
-        "",
-        f"stackbox is running: {cfg.public_url}  (state in {cfg.state_dir})",
-        f"  clouds.yaml: {', '.join(str(f) for f in files)}",
-        "  try:",
-        f"    {env}openstack --os-cloud stackbox token issue",
-        f"    {env}openstack --os-cloud stackbox catalog list",
-        f"    {env}openstack --os-cloud stackbox project list",
-        f"    {env}openstack --os-cloud stackbox-demo token issue",
-        "  stop with Ctrl-C",
-        "",
-    ])
+    return "\n".join(
+        [
+            "",
+            f"stackbox is running: {cfg.public_url}  (state in {cfg.state_dir})",
+            f"  clouds.yaml: {', '.join(str(f) for f in files)}",
+            "  try:",
+            f"    {env}openstack --os-cloud stackbox token issue",
+            f"    {env}openstack --os-cloud stackbox catalog list",
+            f"    {env}openstack --os-cloud stackbox project list",
+            f"    {env}openstack --os-cloud stackbox-demo token issue",
+            "  stop with Ctrl-C",
+            "",
+        ]
+    )
 
 
 async def run(cfg: Config, *, write_user_file: bool = True) -> int:
@@ -94,8 +104,12 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
     try:
         sock = server.bind_socket(cfg)
     except OSError as exc:
-        LOG.error("cannot listen on %s:%s: %s", cfg.get("api", "bind"),
-                  cfg.get("api", "port"), exc.strerror)
+        LOG.error(
+            "cannot listen on %s:%s: %s",
+            cfg.get("api", "bind"),
+            cfg.get("api", "port"),
+            exc.strerror,
+        )
         return 2
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     db = await asyncio.to_thread(server.prepare_database, cfg)
@@ -106,8 +120,11 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
     await bus.start()
     state.bus = bus
     services = await start_roles(cfg, db, bus)
-    user_file = Path.home() / ".config/openstack/clouds.yaml" \
-        if write_user_file and cfg.get("up", "write_user_clouds_yaml") else None
+    user_file = (
+        Path.home() / ".config/openstack/clouds.yaml"
+        if write_user_file and cfg.get("up", "write_user_clouds_yaml")
+        else None
+    )
     files = write_clouds_yaml(cfg, creds, user_file)
     http = asyncio.create_task(server.serve_http(state, sock, stop))
     await asyncio.sleep(0)
@@ -137,8 +154,15 @@ async def start_roles(cfg: Config, db: Any, bus: Any) -> list[Any]:
         ("stackbox-api", "api", None, True),
         ("stackbox-conductor", "conductor", ConductorManager(db, host), True),
     ):
-        svc = Service(cfg, bus, db=db if with_db else None, binary=binary, topic=topic,
-                      host=host, manager=manager)
+        svc = Service(
+            cfg,
+            bus,
+            db=db if with_db else None,
+            binary=binary,
+            topic=topic,
+            host=host,
+            manager=manager,
+        )
         await svc.start()
         out.append(svc)
     return out

@@ -17,8 +17,9 @@ ROLES = ("api", "conductor", "scheduler", "compute", "network", "volume")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="stackbox", description="An OpenStack-compatible cloud "
-                                "in one Python package.")
+    p = argparse.ArgumentParser(
+        prog="stackbox", description="An OpenStack-compatible cloud in one Python package."
+    )
     p.add_argument("--config", help="TOML config file (default: $STACKBOX_CONFIG)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
     sub = p.add_subparsers(dest="command", required=True)
@@ -27,8 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", help="where state lives")
     up.add_argument("--port", type=int, help="API port (default 8080)")
     up.add_argument("--bind", help="API address (default 0.0.0.0)")
-    up.add_argument("--no-user-clouds-yaml", action="store_true",
-                    help="do not merge into ~/.config/openstack/clouds.yaml")
+    up.add_argument(
+        "--no-user-clouds-yaml",
+        action="store_true",
+        help="do not merge into ~/.config/openstack/clouds.yaml",
+    )
 
     serve = sub.add_parser("serve", help="run one service role (scale-out)")
     serve.add_argument("role", choices=ROLES)
@@ -36,8 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="services, their hosts, up/down")
     db = sub.add_parser("db", help="database schema")
     dbsub = db.add_subparsers(dest="db_command", required=True)
-    dbsub.add_parser("upgrade", help="migrate the schema to the newest version and "
-                     "bootstrap identity")
+    dbsub.add_parser(
+        "upgrade", help="migrate the schema to the newest version and bootstrap identity"
+    )
     dbsub.add_parser("version", help="print the schema version")
     cfg = sub.add_parser("config", help="configuration")
     cfgsub = cfg.add_subparsers(dest="config_command", required=True)
@@ -73,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sblog.setup(cfg.get("default", "log_level"), cfg.get("default", "log_format"))
     if args.command == "up":
         from stackbox import allinone
+
         return _run(allinone.run(cfg, write_user_file=not args.no_user_clouds_yaml))
     if args.command == "serve":
         return _run(_serve(cfg, args.role))
@@ -94,10 +100,12 @@ def _config_show(cfg: sbconfig.Config) -> int:
 
 def _db(cfg: sbconfig.Config, what: str) -> int:
     from stackbox.db import Database, migrate
+
     db = Database(cfg.database_url)
     try:
         if what == "upgrade":
             from stackbox.identity.bootstrap import bootstrap
+
             migrate.upgrade(db.engine)
             with db.session() as s:
                 bootstrap(s, cfg)
@@ -114,19 +122,26 @@ def _status(cfg: sbconfig.Config) -> int:
 
     from stackbox.db import Database
     from stackbox.service import registry
+
     if not cfg.get("database", "connection") and not (cfg.state_dir / "stackbox.db").exists():
-        print(f"stackbox: no database in {cfg.state_dir}: start `stackbox up` (or pass the "
-              "scale-out --config)", file=sys.stderr)
+        print(
+            f"stackbox: no database in {cfg.state_dir}: start `stackbox up` (or pass the "
+            "scale-out --config)",
+            file=sys.stderr,
+        )
         return 1
     db = Database(cfg.database_url)
     try:
         with db.session() as s:
             rows = registry.status_rows(s, cfg.get("service", "service_down_time"))
     except SQLAlchemyError as exc:
-        print(f"stackbox: cannot read the service registry from {_safe_url(cfg)}: "
-              f"{exc.__class__.__name__} ({exc.orig if hasattr(exc, 'orig') else exc!s})."
-              " Is this the right --config / state dir, and has `stackbox db upgrade` or "
-              "`stackbox up` run?", file=sys.stderr)
+        print(
+            f"stackbox: cannot read the service registry from {_safe_url(cfg)}: "
+            f"{exc.__class__.__name__} ({exc.orig if hasattr(exc, 'orig') else exc!s})."
+            " Is this the right --config / state dir, and has `stackbox db upgrade` or "
+            "`stackbox up` run?",
+            file=sys.stderr,
+        )
         return 1
     finally:
         db.dispose()
@@ -144,8 +159,7 @@ def _status(cfg: sbconfig.Config) -> int:
 
 
 def _safe_url(cfg: sbconfig.Config) -> str:
-    return dict((k, v) for k, v, _s, _h in cfg.rows())["database.connection"] or \
-        cfg.database_url
+    return dict((k, v) for k, v, _s, _h in cfg.rows())["database.connection"] or cfg.database_url
 
 
 async def _serve(cfg: sbconfig.Config, role: str) -> int:
@@ -155,8 +169,10 @@ async def _serve(cfg: sbconfig.Config, role: str) -> int:
         loop.add_signal_handler(sig, stop.set)
     if role == "api":
         from stackbox.api import serve_api
+
         return await serve_api.run(cfg, stop)
     from stackbox.service import runner
+
     try:
         await runner.run_role(cfg, role, stop)
     except runner.RoleError as exc:

@@ -63,51 +63,117 @@ def default_state_dir() -> str:
 OPTIONS: list[Opt] = [
     # [default]
     Opt("default", "host", str, socket.gethostname(), "This host's name in the service registry."),
-    Opt("default", "state_dir", str, "", "Where state lives (empty: /var/lib/stackbox as "
-        "root, else ~/.local/share/stackbox)."),
+    Opt(
+        "default",
+        "state_dir",
+        str,
+        "",
+        "Where state lives (empty: /var/lib/stackbox as root, else ~/.local/share/stackbox).",
+    ),
     Opt("default", "log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Opt("default", "log_format", str, "text", "'text' (key=value lines) or 'json'."),
     Opt("default", "region", str, "RegionOne", "Region of the catalog endpoints."),
     # [database]
-    Opt("database", "connection", str, "", "SQLAlchemy URL (empty: sqlite:///STATE_DIR/"
-        "stackbox.db). E.g. postgresql+psycopg://user@host/db, mysql+pymysql://u:p@h/db."),
+    Opt(
+        "database",
+        "connection",
+        str,
+        "",
+        "SQLAlchemy URL (empty: sqlite:///STATE_DIR/"
+        "stackbox.db). E.g. postgresql+psycopg://user@host/db, mysql+pymysql://u:p@h/db.",
+    ),
     Opt("database", "pool_size", int, 10, "Connection pool size (server databases)."),
     # [transport]
-    Opt("transport", "url", str, "local://", "Message bus: local:// (in-process) or "
-        "rabbit://user:pass@host:5672/vhost (AMQP)."),
+    Opt(
+        "transport",
+        "url",
+        str,
+        "local://",
+        "Message bus: local:// (in-process) or rabbit://user:pass@host:5672/vhost (AMQP).",
+    ),
     Opt("transport", "rpc_timeout", float, 60.0, "Default seconds a call waits for its reply."),
     Opt("transport", "exchange", str, "stackbox", "AMQP exchange name prefix."),
     # [api]
     Opt("api", "bind", str, "0.0.0.0", "Address the API listens on."),
     Opt("api", "port", int, 8080, "Port of the API (all services, path-prefixed)."),
-    Opt("api", "public_url", str, "", "Base URL put into the catalog (empty: http://"
-        "<bind or 127.0.0.1>:<port>)."),
-    Opt("api", "max_request_body_size", int, 114688, "Largest JSON request body in bytes "
-        "(bigger: 413). Uploads of image data have their own limits."),
+    Opt(
+        "api",
+        "public_url",
+        str,
+        "",
+        "Base URL put into the catalog (empty: http://<bind or 127.0.0.1>:<port>).",
+    ),
+    Opt(
+        "api",
+        "max_request_body_size",
+        int,
+        114688,
+        "Largest JSON request body in bytes "
+        "(bigger: 413). Uploads of image data have their own limits.",
+    ),
     Opt("api", "workers_threads", int, 40, "Threads that run blocking request handlers."),
-    Opt("api", "inline_reads", str, "auto", "Run GET handlers on the event loop rather "
-        "than in worker threads: 'auto' (on SQLite only), 'true' or 'false'."),
+    Opt(
+        "api",
+        "inline_reads",
+        str,
+        "auto",
+        "Run GET handlers on the event loop rather "
+        "than in worker threads: 'auto' (on SQLite only), 'true' or 'false'.",
+    ),
     Opt("api", "policy_file", str, "", "YAML/JSON file overriding policy rules."),
     # [identity]
     Opt("identity", "token_expiration", int, 3600, "Token lifetime in seconds."),
-    Opt("identity", "token_cache_time", int, 300, "Seconds a validated token stays cached; "
-        "identity changes invalidate caches within revision_check_interval."),
-    Opt("identity", "revision_check_interval", float, 1.0, "Seconds between checks for "
-        "identity changes made by other API processes."),
-    Opt("identity", "key_repository", str, "", "Directory of token encryption keys (empty: "
-        "STATE_DIR/fernet-keys). Share it between API hosts."),
+    Opt(
+        "identity",
+        "token_cache_time",
+        int,
+        300,
+        "Seconds a validated token stays cached; "
+        "identity changes invalidate caches within revision_check_interval.",
+    ),
+    Opt(
+        "identity",
+        "revision_check_interval",
+        float,
+        1.0,
+        "Seconds between checks for identity changes made by other API processes.",
+    ),
+    Opt(
+        "identity",
+        "key_repository",
+        str,
+        "",
+        "Directory of token encryption keys (empty: "
+        "STATE_DIR/fernet-keys). Share it between API hosts.",
+    ),
     Opt("identity", "password_hash_time_cost", int, 2, "argon2id iterations."),
     Opt("identity", "password_hash_memory_kib", int, 19456, "argon2id memory in KiB."),
-    Opt("identity", "admin_password", str, "", "Bootstrap password of 'admin' "
-        "(empty: generated once and written to STATE_DIR/admin-password)."),
+    Opt(
+        "identity",
+        "admin_password",
+        str,
+        "",
+        "Bootstrap password of 'admin' "
+        "(empty: generated once and written to STATE_DIR/admin-password).",
+    ),
     Opt("identity", "demo_password", str, "", "Bootstrap password of 'demo' (likewise)."),
     # [service]
     Opt("service", "report_interval", float, 10.0, "Seconds between service heartbeats."),
-    Opt("service", "service_down_time", float, 60.0, "A service with no heartbeat for "
-        "this long is down."),
+    Opt(
+        "service",
+        "service_down_time",
+        float,
+        60.0,
+        "A service with no heartbeat for this long is down.",
+    ),
     # [up]
-    Opt("up", "write_user_clouds_yaml", _bool, True, "Merge the clouds into "
-        "~/.config/openstack/clouds.yaml on `stackbox up`."),
+    Opt(
+        "up",
+        "write_user_clouds_yaml",
+        _bool,
+        True,
+        "Merge the clouds into ~/.config/openstack/clouds.yaml on `stackbox up`.",
+    ),
 ]
 
 _BY_KEY = {(o.section, o.name): o for o in OPTIONS}
@@ -117,8 +183,12 @@ class Config:
     """Effective configuration. Access as `cfg.get("database", "connection")` or
     `cfg.database.connection`."""
 
-    def __init__(self, values: Mapping[tuple[str, str], Any], sources: Mapping[tuple[str, str],
-                 str], path: str | None = None) -> None:
+    def __init__(
+        self,
+        values: Mapping[tuple[str, str], Any],
+        sources: Mapping[tuple[str, str], str],
+        path: str | None = None,
+    ) -> None:
         self._values = dict(values)
         self._sources = dict(sources)
         self.path = path
@@ -169,8 +239,9 @@ class Config:
                 value = "****"
             elif (o.section, o.name) in (("database", "connection"), ("transport", "url")):
                 value = _hide_url_password(value)
-            out.append((f"{o.section}.{o.name}", str(value), self._sources[(o.section, o.name)],
-                        o.help))
+            out.append(
+                (f"{o.section}.{o.name}", str(value), self._sources[(o.section, o.name)], o.help)
+            )
         return out
 
 
@@ -196,8 +267,11 @@ def _hide_url_password(url: str) -> str:
     return f"{scheme}://{creds}@{host}"
 
 
-def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
-         overrides: Mapping[tuple[str, str], Any] | None = None) -> Config:
+def load(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[tuple[str, str], Any] | None = None,
+) -> Config:
     """Build the effective configuration from defaults, file, environment, overrides."""
     env = os.environ if env is None else env
     path = path or env.get("STACKBOX_CONFIG") or None
@@ -224,13 +298,15 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
             raw, source = file_values[o.section][o.name], f"file {path}"
         if o.env in env:
             raw, source = env[o.env], f"env {o.env}"
-        if overrides and (o.section, o.name) in overrides and \
-                overrides[(o.section, o.name)] is not None:
+        if (
+            overrides
+            and (o.section, o.name) in overrides
+            and overrides[(o.section, o.name)] is not None
+        ):
             raw, source = overrides[(o.section, o.name)], "command line"
         try:
             values[(o.section, o.name)] = o.type(raw)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{o.section}.{o.name} ({source}): bad value {raw!r}: {exc}") \
-                from exc
+            raise ConfigError(f"{o.section}.{o.name} ({source}): bad value {raw!r}: {exc}") from exc
         sources[(o.section, o.name)] = source
     return Config(values, sources, str(path) if path else None)

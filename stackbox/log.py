@@ -15,8 +15,7 @@ import logging
 import sys
 import time
 
-request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id",
-                                                                        default=None)
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
 class _Formatter(logging.Formatter):
@@ -43,8 +42,10 @@ class _Formatter(logging.Formatter):
             fields["exc"] = self.formatException(record.exc_info)
         if self.json:
             return json.dumps(fields, default=str)
-        head = f"{fields.pop('ts')} {fields.pop('level'):<7} {fields.pop('logger')}: " \
-               f"{fields.pop('msg')}"
+        head = (
+            f"{fields.pop('ts')} {fields.pop('level'):<7} {fields.pop('logger')}: "
+            f"{fields.pop('msg')}"
+        )
         exc = fields.pop("exc", None)
         tail = " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
         line = f"{head} {tail}" if tail else head
@@ -94,17 +95,29 @@ class AccessLog:
         self.flush()
         self._stream, self._json, self.enabled = stream, fmt == "json", enabled
 
-    def write(self, method: str, path: str, status: int, ms: float, client: str,
-              rid: str | None) -> None:
+    def write(
+        self, method: str, path: str, status: int, ms: float, client: str, rid: str | None
+    ) -> None:
         now = time.time()
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
         if self._json:
-            line = json.dumps({"ts": ts, "level": "INFO", "logger": "stackbox.api.access",
-                               "msg": f"{method} {path}", "request_id": rid,
-                               "status": status, "ms": ms, "client": client})
+            line = json.dumps(
+                {
+                    "ts": ts,
+                    "level": "INFO",
+                    "logger": "stackbox.api.access",
+                    "msg": f"{method} {path}",
+                    "request_id": rid,
+                    "status": status,
+                    "ms": ms,
+                    "client": client,
+                }
+            )
         else:
-            line = (f"{ts} INFO    stackbox.api.access: {method} {_quote(path)} "
-                    f"request_id={rid} status={status} ms={ms} client={client}")
+            line = (
+                f"{ts} INFO    stackbox.api.access: {method} {_quote(path)} "
+                f"request_id={rid} status={status} ms={ms} client={client}"
+            )
         self._buf.append(line)
         if not self._scheduled:
             self._scheduled = True

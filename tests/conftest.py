@@ -24,6 +24,7 @@ PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 def _pg_admin():  # type: ignore[no-untyped-def]
     import psycopg
+
     return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
 
 
@@ -35,8 +36,7 @@ def pg_url() -> Iterator[str]:
         with _pg_admin() as conn:
             conn.execute(f"CREATE DATABASE {name}")
     except Exception as exc:  # any connection failure means "no server here"
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.__class__.__name__}: "
-                    f"{exc}")
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.__class__.__name__}: {exc}")
     try:
         yield f"{PG_BASE}/{name}"
     finally:
@@ -48,6 +48,7 @@ def pg_schema_url(base: str) -> str:
     """A new schema inside the database at `base`; the URL puts it first on the
     search_path, so migrations there do not meet anyone else's tables."""
     import psycopg
+
     schema = f"s_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(base.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
@@ -65,8 +66,7 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database URL shared by one test module, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db')}/stackbox.db"

@@ -20,8 +20,10 @@ def test_defaults_and_derived_values(tmp_path: Path) -> None:
 
 def test_file_then_env_then_overrides(tmp_path: Path) -> None:
     f = tmp_path / "sbx.toml"
-    f.write_text('[api]\nport = 9000\nbind = "10.0.0.5"\n[database]\n'
-                 'connection = "postgresql+psycopg://u:secret@db/x"\n')
+    f.write_text(
+        '[api]\nport = 9000\nbind = "10.0.0.5"\n[database]\n'
+        'connection = "postgresql+psycopg://u:secret@db/x"\n'
+    )
     cfg = config.load(f, env={"STACKBOX_API__PORT": "9100"})
     assert cfg.get("api", "port") == 9100
     assert cfg.public_url == "http://10.0.0.5:9100"

@@ -80,9 +80,14 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             if sblog.ACCESS.enabled:
-                sblog.ACCESS.write(scope["method"], scope["path"], status,
-                                   round((time.perf_counter() - start) * 1000, 2),
-                                   (scope.get("client") or ("-",))[0], rid)
+                sblog.ACCESS.write(
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    round((time.perf_counter() - start) * 1000, 2),
+                    (scope.get("client") or ("-",))[0],
+                    rid,
+                )
             sblog.request_id.reset(token)
 
 
@@ -95,8 +100,7 @@ def _error_response(router: Router | None, status: int, detail: str | None) -> R
         err = errors.for_status(status, detail)
     if router is None:
         body = {"error": {"code": err.status, "message": err.message}}
-        return Response(json.dumps(body), status_code=err.status,
-                        media_type="application/json")
+        return Response(json.dumps(body), status_code=err.status, media_type="application/json")
     resp = router.render_error(err)
     if router.decorate is not None:
         router.decorate(None, resp)
@@ -106,6 +110,7 @@ def _error_response(router: Router | None, status: int, detail: str | None) -> R
 def _not_found(router: Router) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _error_response(router, 404, None)(scope, receive, send)
+
     return app
 
 

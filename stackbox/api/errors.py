@@ -17,8 +17,13 @@ class ApiError(Exception):
     # Neutron's error "type"; subclasses or callers may override per instance.
     neutron_type: ClassVar[str] = "HTTPInternalServerError"
 
-    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None,
-                 kind: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        kind: str | None = None,
+    ) -> None:
         self.message = message or self.title
         self.headers = headers or {}
         self.kind = kind
@@ -80,10 +85,24 @@ class ServiceUnavailable(ApiError):
     status, title, neutron_type = 503, "Service Unavailable", "HTTPServiceUnavailable"
 
 
-_BY_STATUS = {c.status: c for c in (BadRequest, Unauthorized, Forbidden, NotFound,
-                                    MethodNotAllowed, NotAcceptable, Conflict, PayloadTooLarge,
-                                    UnsupportedMediaType, TooManyRequests, InternalError,
-                                    NotImplementedYet, ServiceUnavailable)}
+_BY_STATUS = {
+    c.status: c
+    for c in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        TooManyRequests,
+        InternalError,
+        NotImplementedYet,
+        ServiceUnavailable,
+    )
+}
 
 
 def for_status(status: int, message: str | None = None) -> ApiError:
@@ -93,10 +112,19 @@ def for_status(status: int, message: str | None = None) -> ApiError:
 
 
 # Nova/Cinder name the top-level key of an error after its status.
-NOVA_NAMES = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
-              405: "badMethod", 409: "conflictingRequest", 413: "overLimit",
-              415: "badMediaType", 429: "overLimit", 501: "notImplemented",
-              503: "serviceUnavailable"}
+NOVA_NAMES = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    429: "overLimit",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
 
 
 def render(style: str, err: ApiError) -> tuple[bytes, str]:
@@ -104,16 +132,24 @@ def render(style: str, err: ApiError) -> tuple[bytes, str]:
     if style == "identity":
         body: Any = {"error": {"code": err.status, "title": err.title, "message": err.message}}
     elif style == "compute":
-        body = {NOVA_NAMES.get(err.status, "computeFault"): {"code": err.status,
-                                                            "message": err.message}}
+        body = {
+            NOVA_NAMES.get(err.status, "computeFault"): {"code": err.status, "message": err.message}
+        }
     elif style == "network":
-        body = {"NeutronError": {"type": err.kind or err.neutron_type, "message": err.message,
-                                 "detail": ""}}
+        body = {
+            "NeutronError": {
+                "type": err.kind or err.neutron_type,
+                "message": err.message,
+                "detail": "",
+            }
+        }
     elif style == "image":
         # Glance answers errors with a short text/html page.
-        text = (f"<html>\n <head>\n  <title>{err.status} {err.title}</title>\n </head>\n"
-                f" <body>\n  <h1>{err.status} {err.title}</h1>\n  {_html(err.message)}<br />"
-                f"<br />\n\n\n\n </body>\n</html>")
+        text = (
+            f"<html>\n <head>\n  <title>{err.status} {err.title}</title>\n </head>\n"
+            f" <body>\n  <h1>{err.status} {err.title}</h1>\n  {_html(err.message)}<br />"
+            f"<br />\n\n\n\n </body>\n</html>"
+        )
         return text.encode(), "text/html; charset=UTF-8"
     else:
         body = {"error": {"code": err.status, "message": err.message}}

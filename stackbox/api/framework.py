@@ -50,8 +50,9 @@ class Req:
 
     __slots__ = ("_session", "body", "ctx", "params", "raw", "route", "state")
 
-    def __init__(self, raw: Request, state: AppState, route: RouteSpec,
-                 ctx: RequestContext | None, body: Any) -> None:
+    def __init__(
+        self, raw: Request, state: AppState, route: RouteSpec, ctx: RequestContext | None, body: Any
+    ) -> None:
         self.raw = raw
         self.state = state
         self.route = route
@@ -139,14 +140,34 @@ class Router:
     prepare: Callable[[Req], None] | None = None
     specs: list[RouteSpec] = field(default_factory=list)
 
-    def route(self, method: str, path: str, *, auth: bool = True, status: int = 200,
-              schema: dict | None = None, raw_body: bool = False) -> Callable[[Handler], Handler]:
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: bool = True,
+        status: int = 200,
+        schema: dict | None = None,
+        raw_body: bool = False,
+    ) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
             if schema is not None:
                 jsonschema.Draft202012Validator.check_schema(schema)
-            self.specs.append(RouteSpec(self, method.upper(), path, fn, auth, status, schema,
-                                        inspect.iscoroutinefunction(fn), raw_body))
+            self.specs.append(
+                RouteSpec(
+                    self,
+                    method.upper(),
+                    path,
+                    fn,
+                    auth,
+                    status,
+                    schema,
+                    inspect.iscoroutinefunction(fn),
+                    raw_body,
+                )
+            )
             return fn
+
         return deco
 
     def render_error(self, err: errors.ApiError) -> Response:
@@ -181,15 +202,17 @@ class _Endpoint:
         req = None
         try:
             if spec is None:
-                raise errors.MethodNotAllowed("The method is not allowed for the requested "
-                                              "URL.")
+                raise errors.MethodNotAllowed("The method is not allowed for the requested URL.")
             req, resp = await _run(spec, self.state, request)
         except errors.ApiError as err:
             resp = router.render_error(err)
         except Exception:
             LOG.exception("unexpected error in %s %s", request.method, request.url.path)
-            resp = router.render_error(errors.InternalError(
-                "An unexpected error prevented the server from fulfilling your request."))
+            resp = router.render_error(
+                errors.InternalError(
+                    "An unexpected error prevented the server from fulfilling your request."
+                )
+            )
         if router.decorate is not None:
             router.decorate(req, resp)
         if request.method == "HEAD":
@@ -197,8 +220,7 @@ class _Endpoint:
         await resp(scope, receive, send)
 
 
-async def _run(spec: RouteSpec, state: AppState, request: Request
-               ) -> tuple[Req, Response]:
+async def _run(spec: RouteSpec, state: AppState, request: Request) -> tuple[Req, Response]:
     ctx = None
     if spec.auth:  # open routes (discovery, POST /auth/tokens) ignore any token sent
         token = request.headers.get("x-auth-token")
@@ -220,8 +242,9 @@ async def _run(spec: RouteSpec, state: AppState, request: Request
         # worker thread would only add a hand-off: run them on the loop.
         result = _call_sync(spec.handler, req, state)
     else:
-        result = await anyio.to_thread.run_sync(_call_sync, spec.handler, req, state,
-                                                limiter=state.limiter)
+        result = await anyio.to_thread.run_sync(
+            _call_sync, spec.handler, req, state, limiter=state.limiter
+        )
     return req, to_response(result, spec.status)
 
 

@@ -130,9 +130,11 @@ def _check(kind: str, match: str) -> Check:
     if kind == "rule":
         return lambda c, t, e: e.check_rule(match, c, t)
     if kind == "role":
+
         def role_check(c: Mapping[str, Any], t: Mapping[str, Any], e: Enforcer) -> bool:
             want = _value(match, t)
             return want is not None and want.lower() in c.get("roles", ())
+
         return role_check
 
     def generic(c: Mapping[str, Any], t: Mapping[str, Any], e: Enforcer) -> bool:
@@ -140,8 +142,8 @@ def _check(kind: str, match: str) -> Check:
         have = c.get(kind)
         if want is None or have is None:
             return False
-        return str(have).lower() == want.lower() if isinstance(have, bool) else \
-            str(have) == want
+        return str(have).lower() == want.lower() if isinstance(have, bool) else str(have) == want
+
     return generic
 
 
@@ -204,12 +206,14 @@ class Enforcer:
             check = self._compiled[name] = parse(text)
         return check
 
-    def check_rule(self, name: str, creds: Mapping[str, Any],
-                   target: Mapping[str, Any], _depth: int = 0) -> bool:
+    def check_rule(
+        self, name: str, creds: Mapping[str, Any], target: Mapping[str, Any], _depth: int = 0
+    ) -> bool:
         return self._compile(name)(creds, target, self)
 
-    def check(self, action: str, creds: Mapping[str, Any],
-              target: Mapping[str, Any] | None = None) -> bool:
+    def check(
+        self, action: str, creds: Mapping[str, Any], target: Mapping[str, Any] | None = None
+    ) -> bool:
         """True when `action` is allowed for `creds` on `target` (a nested dict)."""
         flat = flatten(target or {})
         return self.check_rule(action, creds, flat)

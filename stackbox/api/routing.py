@@ -48,7 +48,7 @@ class IndexedRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         root = scope.get("root_path", "")
-        path = scope["path"][len(root):] if scope["path"].startswith(root) else scope["path"]
+        path = scope["path"][len(root) :] if scope["path"].startswith(root) else scope["path"]
         for route in self._candidates(path):
             match, child = route.matches(scope)
             if match is Match.FULL:

@@ -23,22 +23,39 @@ async def run(cfg: Config, stop: asyncio.Event) -> int:
     db = Database(cfg.database_url, cfg.get("database", "pool_size"))
     have, want = migrate.current(db.engine), migrate.head()
     if have != want:
-        LOG.error("database schema is at %s, this stackbox needs %s: run `stackbox db "
-                  "upgrade` first", have or "nothing", want)
+        LOG.error(
+            "database schema is at %s, this stackbox needs %s: run `stackbox db upgrade` first",
+            have or "nothing",
+            want,
+        )
         db.dispose()
         return 2
     try:
         sock = server.bind_socket(cfg)
     except OSError as exc:
-        LOG.error("cannot listen on %s:%s: %s", cfg.get("api", "bind"),
-                  cfg.get("api", "port"), exc.strerror)
+        LOG.error(
+            "cannot listen on %s:%s: %s",
+            cfg.get("api", "bind"),
+            cfg.get("api", "port"),
+            exc.strerror,
+        )
         return 2
-    bus = sbbus.connect(cfg.get("transport", "url"), exchange=cfg.get("transport", "exchange"),
-                        default_timeout=cfg.get("transport", "rpc_timeout"))
+    bus = sbbus.connect(
+        cfg.get("transport", "url"),
+        exchange=cfg.get("transport", "exchange"),
+        default_timeout=cfg.get("transport", "rpc_timeout"),
+    )
     await bus.start()
     state = server.make_state(cfg, db, bus)
-    svc = Service(cfg, bus, db=db, binary="stackbox-api", topic="api",
-                  host=cfg.get("default", "host"), manager=None)
+    svc = Service(
+        cfg,
+        bus,
+        db=db,
+        binary="stackbox-api",
+        topic="api",
+        host=cfg.get("default", "host"),
+        manager=None,
+    )
     await svc.start()
     LOG.info("api ready at %s", cfg.public_url)
     print(f"stackbox: api ready at {cfg.public_url}", flush=True)

@@ -41,14 +41,19 @@ def prepare_database(cfg: Config) -> Database:
 
 
 def make_state(cfg: Config, db: Database, bus: object = None) -> AppState:
-    passwords.configure(cfg.get("identity", "password_hash_time_cost"),
-                        cfg.get("identity", "password_hash_memory_kib"))
+    passwords.configure(
+        cfg.get("identity", "password_hash_time_cost"),
+        cfg.get("identity", "password_hash_memory_kib"),
+    )
     keys = KeyRepository(cfg.key_repository)
     keys.ensure()
     identity = TokenService(
-        db, keys, expiration=cfg.get("identity", "token_expiration"),
+        db,
+        keys,
+        expiration=cfg.get("identity", "token_expiration"),
         cache_time=cfg.get("identity", "token_cache_time"),
-        revision_interval=cfg.get("identity", "revision_check_interval"))
+        revision_interval=cfg.get("identity", "revision_check_interval"),
+    )
     return AppState(cfg=cfg, db=db, enforcer=Enforcer(), bus=bus, identity=identity)
 
 
@@ -66,9 +71,16 @@ def bind_socket(cfg: Config) -> socket.socket:
 
 async def serve_http(state: AppState, sock: socket.socket, stop: asyncio.Event) -> None:
     app = build_app(state)
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                            http="httptools", timeout_keep_alive=30,
-                            timeout_graceful_shutdown=10, server_header=False)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        http="httptools",
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     stopper = asyncio.create_task(stop.wait())

@@ -38,8 +38,9 @@ class BusError(Exception):
 class RPCTimeout(BusError):
     """No reply within the timeout (or the transport knows nobody can answer)."""
 
-    def __init__(self, topic: str, method: str, host: str | None, timeout: float,
-                 detail: str = "") -> None:
+    def __init__(
+        self, topic: str, method: str, host: str | None, timeout: float, detail: str = ""
+    ) -> None:
         self.topic, self.method, self.host, self.timeout = topic, method, host, timeout
         where = f"topic '{topic}'" + (f" on host '{host}'" if host else "")
         msg = f"no reply from {where} for method '{method}' after {timeout:g} s"
@@ -53,8 +54,10 @@ class Unreachable(RPCTimeout):
     def __init__(self, topic: str, method: str, host: str | None, timeout: float) -> None:
         super().__init__(topic, method, host, timeout)
         where = f"topic '{topic}'" + (f" on host '{host}'" if host else "")
-        self.args = (f"no server for {where} (method '{method}'): the message could not "
-                     f"be routed; failed at once instead of waiting {timeout:g} s",)
+        self.args = (
+            f"no server for {where} (method '{method}'): the message could not "
+            f"be routed; failed at once instead of waiting {timeout:g} s",
+        )
 
 
 class RemoteError(BusError):
@@ -62,13 +65,19 @@ class RemoteError(BusError):
 
     An unknown or private method arrives as a RemoteError with exc_type 'NoSuchMethod'."""
 
-    def __init__(self, exc_type: str, message: str, *, topic: str = "", method: str = "",
-                 host: str | None = None) -> None:
+    def __init__(
+        self,
+        exc_type: str,
+        message: str,
+        *,
+        topic: str = "",
+        method: str = "",
+        host: str | None = None,
+    ) -> None:
         self.exc_type, self.message = exc_type, message
         self.topic, self.method, self.host = topic, method, host
         where = f"{topic}.{method}" + (f" on host '{host}'" if host else "")
-        super().__init__(f"{where if topic else 'remote method'} raised {exc_type}: "
-                         f"{message}")
+        super().__init__(f"{where if topic else 'remote method'} raised {exc_type}: {message}")
 
 
 class NoSuchMethod(BusError):
@@ -102,14 +111,23 @@ class Bus(Protocol):
     async def stop(self) -> None:
         """Stop every server of this bus and disconnect; pending calls fail."""
 
-    async def call(self, topic: str, method: str, /, *, host: str | None = None,
-                   timeout: float | None = None, **kwargs: Any) -> Any:
+    async def call(
+        self,
+        topic: str,
+        method: str,
+        /,
+        *,
+        host: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Invoke `method(**kwargs)` on one server of `topic` (on `host` if given) and
         return its JSON result. Raises RPCTimeout after `timeout` seconds
         (default_timeout if None), RemoteError if the method raised."""
 
-    async def cast(self, topic: str, method: str, /, *, host: str | None = None,
-                   **kwargs: Any) -> None:
+    async def cast(
+        self, topic: str, method: str, /, *, host: str | None = None, **kwargs: Any
+    ) -> None:
         """Like call, without waiting for (or getting) a result or error."""
 
     async def fanout(self, topic: str, method: str, /, **kwargs: Any) -> None:
@@ -127,13 +145,25 @@ def connect(url: str, *, exchange: str = "stackbox", default_timeout: float = 60
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "local":
         from stackbox.bus.local import LocalBus
+
         return LocalBus(default_timeout=default_timeout)
     if scheme in ("rabbit", "amqp", "amqps"):
         from stackbox.bus.rabbit import RabbitBus
+
         return RabbitBus(url, exchange=exchange, default_timeout=default_timeout)
-    raise BusError(f"unsupported transport URL {url!r}: use local:// or "
-                   "rabbit://user:pass@host:port/vhost")
+    raise BusError(
+        f"unsupported transport URL {url!r}: use local:// or rabbit://user:pass@host:port/vhost"
+    )
 
 
-__all__ = ["Bus", "BusError", "NoSuchMethod", "PayloadError", "RPCTimeout", "RemoteError",
-           "Server", "Unreachable", "connect"]
+__all__ = [
+    "Bus",
+    "BusError",
+    "NoSuchMethod",
+    "PayloadError",
+    "RPCTimeout",
+    "RemoteError",
+    "Server",
+    "Unreachable",
+    "connect",
+]

@@ -42,21 +42,25 @@ class Request:
 def encode_request(method: str, kwargs: dict[str, Any]) -> bytes:
     """The request document for `method(**kwargs)`, carrying the current request id.
     Raises PayloadError if kwargs are not JSON-serialisable."""
-    doc = {"version": VERSION, "method": method, "kwargs": kwargs,
-           "request_id": sblog.request_id.get()}
+    doc = {
+        "version": VERSION,
+        "method": method,
+        "kwargs": kwargs,
+        "request_id": sblog.request_id.get(),
+    }
     try:
         return json.dumps(doc, separators=(",", ":")).encode()
     except (TypeError, ValueError) as exc:
-        raise PayloadError(f"arguments of '{method}' are not JSON-serialisable: {exc}") \
-            from exc
+        raise PayloadError(f"arguments of '{method}' are not JSON-serialisable: {exc}") from exc
 
 
 def decode_request(body: bytes) -> Request:
     doc = json.loads(body)
     version = str(doc.get("version", ""))
     if version.split(".", 1)[0] != _MAJOR:
-        raise _Incompatible(f"message version {version or '?'} is not supported "
-                            f"(this server speaks {VERSION})")
+        raise _Incompatible(
+            f"message version {version or '?'} is not supported (this server speaks {VERSION})"
+        )
     kwargs = doc.get("kwargs") or {}
     if not isinstance(doc.get("method"), str) or not isinstance(kwargs, dict):
         raise ValueError("malformed request: needs a method name and a kwargs object")
@@ -71,8 +75,9 @@ def encode_result(result: Any) -> bytes:
 
 
 def encode_error(exc_type: str, message: str) -> bytes:
-    return json.dumps({"version": VERSION, "error": {"type": exc_type, "message": message}},
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        {"version": VERSION, "error": {"type": exc_type, "message": message}}, separators=(",", ":")
+    ).encode()
 
 
 def decode_reply(body: bytes, *, topic: str, method: str, host: str | None) -> Any:
@@ -80,8 +85,13 @@ def decode_reply(body: bytes, *, topic: str, method: str, host: str | None) -> A
     doc = json.loads(body)
     if "error" in doc:
         err = doc["error"] or {}
-        raise RemoteError(str(err.get("type", "Exception")), str(err.get("message", "")),
-                          topic=topic, method=method, host=host)
+        raise RemoteError(
+            str(err.get("type", "Exception")),
+            str(err.get("message", "")),
+            topic=topic,
+            method=method,
+            host=host,
+        )
     return doc.get("result")
 
 
@@ -98,8 +108,9 @@ def _lookup(endpoint: object, name: str) -> Any:
     return fn
 
 
-async def dispatch(endpoint: object, body: bytes, *, topic: str, host: str,
-                   expects_reply: bool) -> bytes:
+async def dispatch(
+    endpoint: object, body: bytes, *, topic: str, host: str, expects_reply: bool
+) -> bytes:
     """Run the request in `body` against `endpoint` and return the reply document.
 
     The request id of the message is set for the duration of the call; a sync method
@@ -125,8 +136,7 @@ async def dispatch(endpoint: object, body: bytes, *, topic: str, host: str,
     except Exception as exc:  # every error goes back to the caller (or the log)
         extra = sblog.kv(topic=topic, host=host, method=req.method)
         if expects_reply:
-            LOG.info("%s.%s raised %s: %s", topic, req.method, type(exc).__name__, exc,
-                     extra=extra)
+            LOG.info("%s.%s raised %s: %s", topic, req.method, type(exc).__name__, exc, extra=extra)
         else:
             LOG.exception("cast %s.%s failed", topic, req.method, extra=extra)
         return encode_error(type(exc).__name__, str(exc))

@@ -80,8 +80,13 @@ class LocalServer:
     async def _handle(self, msg: _Message) -> None:
         if msg.reply is not None and msg.reply.done():
             return  # the caller gave up (timed out) before a server took the message
-        reply = await envelope.dispatch(self.endpoint, msg.body, topic=self.topic,
-                                        host=self.host, expects_reply=msg.reply is not None)
+        reply = await envelope.dispatch(
+            self.endpoint,
+            msg.body,
+            topic=self.topic,
+            host=self.host,
+            expects_reply=msg.reply is not None,
+        )
         if msg.reply is not None and not msg.reply.done():
             msg.reply.set_result(reply)
 
@@ -126,8 +131,16 @@ class LocalBus:
         if not self._running:
             raise BusError("the bus is not started (call `await bus.start()` first)")
 
-    async def call(self, topic: str, method: str, /, *, host: str | None = None,
-                   timeout: float | None = None, **kwargs: Any) -> Any:
+    async def call(
+        self,
+        topic: str,
+        method: str,
+        /,
+        *,
+        host: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
         self._check()
         timeout = self.default_timeout if timeout is None else timeout
         body = envelope.encode_request(method, kwargs)
@@ -147,14 +160,20 @@ class LocalBus:
             self._pending.discard(fut)
         return envelope.decode_reply(reply, topic=topic, method=method, host=host)
 
-    async def cast(self, topic: str, method: str, /, *, host: str | None = None,
-                   **kwargs: Any) -> None:
+    async def cast(
+        self, topic: str, method: str, /, *, host: str | None = None, **kwargs: Any
+    ) -> None:
         self._check()
         body = envelope.encode_request(method, kwargs)
         q = self._queues.get((topic, host))
         if q is None:
-            LOG.warning("cast %s.%s dropped: no server for topic %s%s", topic, method, topic,
-                        f" host {host}" if host else "")
+            LOG.warning(
+                "cast %s.%s dropped: no server for topic %s%s",
+                topic,
+                method,
+                topic,
+                f" host {host}" if host else "",
+            )
             return
         q.put_nowait(_Message(body))
 

@@ -98,9 +98,13 @@ class RabbitServer:
         if task is not None:
             self._handlers.add(task)
         try:
-            reply = await envelope.dispatch(self.endpoint, message.body, topic=self.topic,
-                                            host=self.host,
-                                            expects_reply=bool(message.reply_to))
+            reply = await envelope.dispatch(
+                self.endpoint,
+                message.body,
+                topic=self.topic,
+                host=self.host,
+                expects_reply=bool(message.reply_to),
+            )
             if message.reply_to:
                 await self.bus._reply(message.reply_to, message.correlation_id, reply)
         finally:
@@ -127,8 +131,9 @@ class RabbitServer:
 class RabbitBus:
     """The AMQP Bus. See the module docstring for topology and delivery rules."""
 
-    def __init__(self, url: str, *, exchange: str = "stackbox",
-                 default_timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str, *, exchange: str = "stackbox", default_timeout: float = 60.0
+    ) -> None:
         self.url = amqp_url(url)
         self.exchange_name = exchange
         self.default_timeout = default_timeout
@@ -147,19 +152,23 @@ class RabbitBus:
     async def start(self) -> None:
         try:
             self._conn = await aio_pika.connect_robust(
-                self.url, timeout=10, reconnect_interval=RECONNECT_INTERVAL,
-                client_properties={"connection_name": self.connection_name})
+                self.url,
+                timeout=10,
+                reconnect_interval=RECONNECT_INTERVAL,
+                client_properties={"connection_name": self.connection_name},
+            )
         except CONNECTION_EXCEPTIONS as exc:
-            raise BusError(f"cannot connect to the AMQP broker at {_safe(self.url)}: "
-                           f"{exc}") from exc
+            raise BusError(
+                f"cannot connect to the AMQP broker at {_safe(self.url)}: {exc}"
+            ) from exc
         self._pub = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
         self._sub = await self._conn.channel()
         await self._sub.set_qos(prefetch_count=PREFETCH)
         self._exchange = await self._pub.declare_exchange(
-            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
         name = f"{self.exchange_name}.reply.{uuid.uuid4().hex}"
-        self._reply_queue = await self._sub.declare_queue(name, exclusive=True,
-                                                          auto_delete=True)
+        self._reply_queue = await self._sub.declare_queue(name, exclusive=True, auto_delete=True)
         await self._reply_queue.consume(self._on_reply, no_ack=True)
 
     async def stop(self) -> None:
@@ -195,8 +204,9 @@ class RabbitBus:
         return self._pub, self._exchange
 
     # -- publishing ----------------------------------------------------------------
-    async def _publish(self, exchange: AbstractExchange, key: str, message: aio_pika.Message,
-                       *, mandatory: bool) -> None:
+    async def _publish(
+        self, exchange: AbstractExchange, key: str, message: aio_pika.Message, *, mandatory: bool
+    ) -> None:
         """Publish, waiting out a reconnection (the caller bounds the time)."""
         while True:
             try:
@@ -208,8 +218,16 @@ class RabbitBus:
                 LOG.debug("publish to %s failed (%s); waiting for the connection", key, exc)
                 await asyncio.sleep(0.2)
 
-    async def call(self, topic: str, method: str, /, *, host: str | None = None,
-                   timeout: float | None = None, **kwargs: Any) -> Any:
+    async def call(
+        self,
+        topic: str,
+        method: str,
+        /,
+        *,
+        host: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
         _pub, exchange = self._ready()
         assert self._reply_queue is not None
         timeout = self.default_timeout if timeout is None else timeout
@@ -217,9 +235,14 @@ class RabbitBus:
         corr = uuid.uuid4().hex
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[corr] = fut
-        message = aio_pika.Message(body, content_type="application/json", correlation_id=corr,
-                                   message_id=corr, reply_to=self._reply_queue.name,
-                                   expiration=timeout)
+        message = aio_pika.Message(
+            body,
+            content_type="application/json",
+            correlation_id=corr,
+            message_id=corr,
+            reply_to=self._reply_queue.name,
+            expiration=timeout,
+        )
         try:
             async with asyncio.timeout(timeout):
                 await self._publish(exchange, _key(topic, host), message, mandatory=True)
@@ -234,49 +257,63 @@ class RabbitBus:
             self._pending.pop(corr, None)
         return envelope.decode_reply(reply, topic=topic, method=method, host=host)
 
-    async def cast(self, topic: str, method: str, /, *, host: str | None = None,
-                   **kwargs: Any) -> None:
+    async def cast(
+        self, topic: str, method: str, /, *, host: str | None = None, **kwargs: Any
+    ) -> None:
         _pub, exchange = self._ready()
         body = envelope.encode_request(method, kwargs)
-        message = aio_pika.Message(body, content_type="application/json",
-                                   message_id=uuid.uuid4().hex,
-                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        message = aio_pika.Message(
+            body,
+            content_type="application/json",
+            message_id=uuid.uuid4().hex,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
         try:
             async with asyncio.timeout(self.default_timeout):
                 await self._publish(exchange, _key(topic, host), message, mandatory=True)
         except PublishError:
-            LOG.warning("cast %s.%s dropped: no server for topic %s%s", topic, method, topic,
-                        f" host {host}" if host else "")
+            LOG.warning(
+                "cast %s.%s dropped: no server for topic %s%s",
+                topic,
+                method,
+                topic,
+                f" host {host}" if host else "",
+            )
         except TimeoutError:
-            raise RPCTimeout(topic, method, host, self.default_timeout,
-                             "the cast could not be published") from None
+            raise RPCTimeout(
+                topic, method, host, self.default_timeout, "the cast could not be published"
+            ) from None
 
     async def fanout(self, topic: str, method: str, /, **kwargs: Any) -> None:
         self._ready()
         body = envelope.encode_request(method, kwargs)
-        message = aio_pika.Message(body, content_type="application/json",
-                                   message_id=uuid.uuid4().hex)
+        message = aio_pika.Message(
+            body, content_type="application/json", message_id=uuid.uuid4().hex
+        )
         try:
             async with asyncio.timeout(self.default_timeout):
                 ex = await self._fanout_exchange(topic)
                 await self._publish(ex, "", message, mandatory=False)
         except TimeoutError:
-            raise RPCTimeout(topic, method, None, self.default_timeout,
-                             "the fanout could not be published") from None
+            raise RPCTimeout(
+                topic, method, None, self.default_timeout, "the fanout could not be published"
+            ) from None
 
     async def _fanout_exchange(self, topic: str) -> AbstractExchange:
         ex = self._fanouts.get(topic)
         if ex is None:
             pub, _ = self._ready()
-            ex = await pub.declare_exchange(f"{self.exchange_name}.{topic}.fanout",
-                                            aio_pika.ExchangeType.FANOUT, durable=True)
+            ex = await pub.declare_exchange(
+                f"{self.exchange_name}.{topic}.fanout", aio_pika.ExchangeType.FANOUT, durable=True
+            )
             self._fanouts[topic] = ex
         return ex
 
     async def _reply(self, reply_to: str, correlation_id: str | None, body: bytes) -> None:
         pub, _ = self._ready()
-        message = aio_pika.Message(body, content_type="application/json",
-                                   correlation_id=correlation_id)
+        message = aio_pika.Message(
+            body, content_type="application/json", correlation_id=correlation_id
+        )
         try:
             async with asyncio.timeout(self.default_timeout):
                 await self._publish(pub.default_exchange, reply_to, message, mandatory=False)

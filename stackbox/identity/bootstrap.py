@@ -71,17 +71,30 @@ def _get_or_add(s: Session, model: type[T], where: dict, **values: object) -> T:
 
 
 def _grant(s: Session, kind: str, actor: str, target: str, role: Role) -> None:
-    _get_or_add(s, Assignment, {"type": kind, "actor_id": actor, "target_id": target,
-                                "role_id": role.id, "inherited": False})
+    _get_or_add(
+        s,
+        Assignment,
+        {
+            "type": kind,
+            "actor_id": actor,
+            "target_id": target,
+            "role_id": role.id,
+            "inherited": False,
+        },
+    )
 
 
-def _ensure_user(s: Session, name: str, password: str, project: Project,
-                 enforce: bool) -> User:
+def _ensure_user(s: Session, name: str, password: str, project: Project, enforce: bool) -> User:
     user = store.user_by_name(s, name, DEFAULT_DOMAIN_ID)
     if user is None:
-        user = User(name=name, domain_id=DEFAULT_DOMAIN_ID, enabled=True,
-                    password_hash=passwords.hash_password(password),
-                    password_changed_at=store.utcnow(), default_project_id=project.id)
+        user = User(
+            name=name,
+            domain_id=DEFAULT_DOMAIN_ID,
+            enabled=True,
+            password_hash=passwords.hash_password(password),
+            password_changed_at=store.utcnow(),
+            default_project_id=project.id,
+        )
         s.add(user)
         s.flush()
     elif enforce and not passwords.verify_password(user.password_hash, password):
@@ -97,21 +110,44 @@ def bootstrap(s: Session, cfg: Config) -> Credentials:
     creds = Credentials(_secret(cfg, "admin"), _secret(cfg, "demo"))
     domain = s.get(Domain, DEFAULT_DOMAIN_ID)
     if domain is None:
-        s.add(Domain(id=DEFAULT_DOMAIN_ID, name="Default", enabled=True,
-                     description="The default domain"))
+        s.add(
+            Domain(
+                id=DEFAULT_DOMAIN_ID, name="Default", enabled=True, description="The default domain"
+            )
+        )
         s.flush()
     projects = {}
-    for name, desc in (("admin", "Bootstrap project for initializing the cloud."),
-                       ("demo", "Demo project"), ("service", "service project")):
-        projects[name] = _get_or_add(s, Project, {"name": name, "domain_id": DEFAULT_DOMAIN_ID},
-                                     parent_id=DEFAULT_DOMAIN_ID, description=desc,
-                                     enabled=True, tags=[], extra={})
-    roles = {name: _get_or_add(s, Role, {"name": name, "domain_id": None},
-                               options={"immutable": True}, extra={}) for name in ROLES}
-    admin = _ensure_user(s, "admin", creds.admin_password, projects["admin"],
-                         bool(cfg.get("identity", "admin_password")))
-    demo = _ensure_user(s, "demo", creds.demo_password, projects["demo"],
-                        bool(cfg.get("identity", "demo_password")))
+    for name, desc in (
+        ("admin", "Bootstrap project for initializing the cloud."),
+        ("demo", "Demo project"),
+        ("service", "service project"),
+    ):
+        projects[name] = _get_or_add(
+            s,
+            Project,
+            {"name": name, "domain_id": DEFAULT_DOMAIN_ID},
+            parent_id=DEFAULT_DOMAIN_ID,
+            description=desc,
+            enabled=True,
+            tags=[],
+            extra={},
+        )
+    roles = {
+        name: _get_or_add(
+            s, Role, {"name": name, "domain_id": None}, options={"immutable": True}, extra={}
+        )
+        for name in ROLES
+    }
+    admin = _ensure_user(
+        s,
+        "admin",
+        creds.admin_password,
+        projects["admin"],
+        bool(cfg.get("identity", "admin_password")),
+    )
+    demo = _ensure_user(
+        s, "demo", creds.demo_password, projects["demo"], bool(cfg.get("identity", "demo_password"))
+    )
     _grant(s, store.USER_PROJECT, admin.id, projects["admin"].id, roles["admin"])
     _grant(s, store.USER_SYSTEM, admin.id, store.SYSTEM_ALL, roles["admin"])
     _grant(s, store.USER_PROJECT, demo.id, projects["demo"].id, roles["member"])
@@ -131,12 +167,23 @@ def _ensure_catalog(s: Session, cfg: Config) -> None:
             s.add(svc)
             s.flush()
         for iface in catalog.INTERFACES:
-            ep = s.scalar(select(CatalogEndpoint).where(CatalogEndpoint.service_id == svc.id,
-                                                        CatalogEndpoint.interface == iface))
+            ep = s.scalar(
+                select(CatalogEndpoint).where(
+                    CatalogEndpoint.service_id == svc.id, CatalogEndpoint.interface == iface
+                )
+            )
             url = base + path
             if ep is None:
-                s.add(CatalogEndpoint(service_id=svc.id, interface=iface, url=url,
-                                      region_id=region, enabled=True, extra={}))
+                s.add(
+                    CatalogEndpoint(
+                        service_id=svc.id,
+                        interface=iface,
+                        url=url,
+                        region_id=region,
+                        enabled=True,
+                        extra={},
+                    )
+                )
             elif ep.url != url:
                 ep.url = url
     s.flush()

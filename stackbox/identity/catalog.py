@@ -35,15 +35,33 @@ def token_catalog(s: Session) -> list[dict]:
     cached = _cache
     if cached is not None:
         return cached
-    services = list(s.scalars(select(CatalogService).where(CatalogService.enabled.is_(True))
-                              .order_by(CatalogService.type)))
-    endpoints = list(s.scalars(select(CatalogEndpoint).where(CatalogEndpoint.enabled.is_(True))
-                               .order_by(CatalogEndpoint.interface)))
+    services = list(
+        s.scalars(
+            select(CatalogService)
+            .where(CatalogService.enabled.is_(True))
+            .order_by(CatalogService.type)
+        )
+    )
+    endpoints = list(
+        s.scalars(
+            select(CatalogEndpoint)
+            .where(CatalogEndpoint.enabled.is_(True))
+            .order_by(CatalogEndpoint.interface)
+        )
+    )
     out = []
     for svc in services:
-        eps = [{"id": e.id, "interface": e.interface, "region_id": e.region_id,
-                "url": e.url, "region": e.region_id}
-               for e in endpoints if e.service_id == svc.id]
+        eps = [
+            {
+                "id": e.id,
+                "interface": e.interface,
+                "region_id": e.region_id,
+                "url": e.url,
+                "region": e.region_id,
+            }
+            for e in endpoints
+            if e.service_id == svc.id
+        ]
         out.append({"endpoints": eps, "id": svc.id, "type": svc.type, "name": svc.name or ""})
     with _lock:
         _cache = out

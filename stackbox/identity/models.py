@@ -71,10 +71,12 @@ class Group(Base):
 
 class GroupMembership(Base):
     __tablename__ = "group_memberships"
-    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    group_id: Mapped[str] = mapped_column(ID, ForeignKey("groups.id", ondelete="CASCADE"),
-                                          primary_key=True, index=True)
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Role(Base):
@@ -102,8 +104,9 @@ class Assignment(Base):
     type: Mapped[str] = mapped_column(String(16), primary_key=True)
     actor_id: Mapped[str] = mapped_column(ID, primary_key=True)
     target_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    role_id: Mapped[str] = mapped_column(ID, ForeignKey("roles.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    role_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
     inherited: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
 
 
@@ -129,7 +132,8 @@ class CatalogEndpoint(Base):
     __tablename__ = "catalog_endpoints"
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     service_id: Mapped[str] = mapped_column(
-        ID, ForeignKey("catalog_services.id", ondelete="CASCADE"), index=True)
+        ID, ForeignKey("catalog_services.id", ondelete="CASCADE"), index=True
+    )
     interface: Mapped[str] = mapped_column(String(16))
     url: Mapped[str] = mapped_column(Text)
     region_id: Mapped[str | None] = mapped_column(NAME)

@@ -10,8 +10,7 @@ _hasher: argon2.PasswordHasher | None = None
 def configure(time_cost: int = 2, memory_kib: int = 19456) -> None:
     """Set the KDF cost (OWASP's argon2id minimum by default)."""
     global _hasher
-    _hasher = argon2.PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
-                                    parallelism=1)
+    _hasher = argon2.PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
 
 
 def _h() -> argon2.PasswordHasher:

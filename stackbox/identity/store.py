@@ -32,28 +32,43 @@ SYSTEM_ALL = "system"  # target_id of system assignments
 
 
 def user_group_ids(s: Session, user_id: str) -> list[str]:
-    return list(s.scalars(select(GroupMembership.group_id).where(
-        GroupMembership.user_id == user_id)))
+    return list(
+        s.scalars(select(GroupMembership.group_id).where(GroupMembership.user_id == user_id))
+    )
 
 
-def effective_role_ids(s: Session, user_id: str, *, project: Project | None = None,
-                       domain_id: str | None = None, system: bool = False) -> set[str]:
+def effective_role_ids(
+    s: Session,
+    user_id: str,
+    *,
+    project: Project | None = None,
+    domain_id: str | None = None,
+    system: bool = False,
+) -> set[str]:
     """Role ids the user holds on a project (direct, via groups, or inherited from the
     project's domain), on a domain, or on the system."""
     actors = [user_id, *user_group_ids(s, user_id)]
     conds = []
     if project is not None:
-        conds.append((Assignment.type.in_((USER_PROJECT, GROUP_PROJECT))) &
-                     (Assignment.target_id == project.id) & (Assignment.inherited.is_(False)))
+        conds.append(
+            (Assignment.type.in_((USER_PROJECT, GROUP_PROJECT)))
+            & (Assignment.target_id == project.id)
+            & (Assignment.inherited.is_(False))
+        )
         # Inherited assignments on the owning domain or on parent projects apply.
         parents = [project.domain_id, *_ancestors(s, project)]
         conds.append((Assignment.target_id.in_(parents)) & (Assignment.inherited.is_(True)))
     elif domain_id is not None:
-        conds.append((Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN))) &
-                     (Assignment.target_id == domain_id) & (Assignment.inherited.is_(False)))
+        conds.append(
+            (Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN)))
+            & (Assignment.target_id == domain_id)
+            & (Assignment.inherited.is_(False))
+        )
     elif system:
-        conds.append((Assignment.type.in_((USER_SYSTEM, GROUP_SYSTEM))) &
-                     (Assignment.target_id == SYSTEM_ALL))
+        conds.append(
+            (Assignment.type.in_((USER_SYSTEM, GROUP_SYSTEM)))
+            & (Assignment.target_id == SYSTEM_ALL)
+        )
     else:
         return set()
     q = select(Assignment.role_id).where(Assignment.actor_id.in_(actors), or_(*conds))
@@ -119,10 +134,14 @@ def role_by_name(s: Session, name: str) -> Role | None:
 
 # Revision and revocation ---------------------------------------------------------------
 
+
 def bump_revision(s: Session) -> None:
     """Record that identity data changed; every API process drops its token cache."""
-    result: Any = s.execute(update(IdentityRevision).where(IdentityRevision.id == 1)
-                            .values(revision=IdentityRevision.revision + 1))
+    result: Any = s.execute(
+        update(IdentityRevision)
+        .where(IdentityRevision.id == 1)
+        .values(revision=IdentityRevision.revision + 1)
+    )
     n = result.rowcount
     if not n:
         s.add(IdentityRevision(id=1, revision=1))
@@ -133,29 +152,57 @@ def current_revision(s: Session) -> int:
     return s.scalar(select(IdentityRevision.revision).where(IdentityRevision.id == 1)) or 0
 
 
-def revoke(s: Session, *, audit_id: str | None = None, user_id: str | None = None,
-           project_id: str | None = None, expires_in: int = 3600) -> None:
+def revoke(
+    s: Session,
+    *,
+    audit_id: str | None = None,
+    user_id: str | None = None,
+    project_id: str | None = None,
+    expires_in: int = 3600,
+) -> None:
     """Invalidate tokens issued until now: one (audit id), a user's, or a project's."""
     now = utcnow()
-    s.add(RevocationEvent(audit_id=audit_id, user_id=user_id, project_id=project_id,
-                          issued_before=now, expires_at=now + dt.timedelta(seconds=expires_in)))
+    s.add(
+        RevocationEvent(
+            audit_id=audit_id,
+            user_id=user_id,
+            project_id=project_id,
+            issued_before=now,
+            expires_at=now + dt.timedelta(seconds=expires_in),
+        )
+    )
     s.execute(delete(RevocationEvent).where(RevocationEvent.expires_at < now))
     bump_revision(s)
 
 
-def is_revoked(s: Session, *, audit_ids: tuple[str, ...], user_id: str,
-               project_id: str | None, issued_at: dt.datetime) -> bool:
-    conds = [RevocationEvent.audit_id.in_(audit_ids), (RevocationEvent.user_id == user_id)
-             & RevocationEvent.audit_id.is_(None)]
+def is_revoked(
+    s: Session,
+    *,
+    audit_ids: tuple[str, ...],
+    user_id: str,
+    project_id: str | None,
+    issued_at: dt.datetime,
+) -> bool:
+    conds = [
+        RevocationEvent.audit_id.in_(audit_ids),
+        (RevocationEvent.user_id == user_id) & RevocationEvent.audit_id.is_(None),
+    ]
     if project_id:
-        conds.append((RevocationEvent.project_id == project_id)
-                     & RevocationEvent.user_id.is_(None) & RevocationEvent.audit_id.is_(None))
-    q = select(RevocationEvent.id).where(or_(*conds),
-                                         RevocationEvent.issued_before >= issued_at).limit(1)
+        conds.append(
+            (RevocationEvent.project_id == project_id)
+            & RevocationEvent.user_id.is_(None)
+            & RevocationEvent.audit_id.is_(None)
+        )
+    q = (
+        select(RevocationEvent.id)
+        .where(or_(*conds), RevocationEvent.issued_before >= issued_at)
+        .limit(1)
+    )
     return s.scalar(q) is not None
 
 
 # Read cache -----------------------------------------------------------------------------
+
 
 class EntityCache:
     """Per-process read-through cache of identity rows by id, as read-only snapshots
@@ -170,8 +217,7 @@ class EntityCache:
         self._generation = 0  # moves on every clear()
         self._lock = threading.Lock()
 
-    def get(self, session: Callable[[], Session], model: type, key: str
-            ) -> SimpleNamespace | None:
+    def get(self, session: Callable[[], Session], model: type, key: str) -> SimpleNamespace | None:
         """The row of `model` with primary key `key`; `session()` is called only on a
         miss (so a hit opens no database session at all)."""
         hit = self._data.get((model, key), _MISS)
@@ -179,8 +225,11 @@ class EntityCache:
             return hit  # type: ignore[return-value]
         generation = self._generation
         row = session().get(model, key)
-        snap = None if row is None else SimpleNamespace(
-            **{c.key: getattr(row, c.key) for c in model.__table__.columns})
+        snap = (
+            None
+            if row is None
+            else SimpleNamespace(**{c.key: getattr(row, c.key) for c in model.__table__.columns})
+        )
         # A write that committed while we read may have cleared the cache after our
         # read began: then our copy may be stale, so it is not kept.
         with self._lock:

@@ -95,11 +95,20 @@ class Payload:
     audit_ids: tuple[str, ...]
 
     def encode(self) -> bytes:
-        return json.dumps([PAYLOAD_VERSION, self.user_id, list(self.methods), self.project_id,
-                           self.domain_id, self.system,
-                           int(self.issued_at.replace(tzinfo=dt.UTC).timestamp() * 1e6),
-                           int(self.expires_at.replace(tzinfo=dt.UTC).timestamp()),
-                           list(self.audit_ids)], separators=(",", ":")).encode()
+        return json.dumps(
+            [
+                PAYLOAD_VERSION,
+                self.user_id,
+                list(self.methods),
+                self.project_id,
+                self.domain_id,
+                self.system,
+                int(self.issued_at.replace(tzinfo=dt.UTC).timestamp() * 1e6),
+                int(self.expires_at.replace(tzinfo=dt.UTC).timestamp()),
+                list(self.audit_ids),
+            ],
+            separators=(",", ":"),
+        ).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Payload:
@@ -109,16 +118,31 @@ class Payload:
 
         def ts(x: float) -> dt.datetime:
             return dt.datetime.fromtimestamp(x, dt.UTC).replace(tzinfo=None)
-        return cls(user, tuple(methods), project, domain, bool(system), ts(issued / 1e6),
-                   ts(expires), tuple(audits))
+
+        return cls(
+            user,
+            tuple(methods),
+            project,
+            domain,
+            bool(system),
+            ts(issued / 1e6),
+            ts(expires),
+            tuple(audits),
+        )
 
 
 class TokenService:
     """Issues, validates (cached) and revokes tokens for one API process."""
 
-    def __init__(self, db: Database, keys: KeyRepository, *, expiration: int = 3600,
-                 cache_time: float = 300.0, revision_interval: float = 1.0,
-                 public_url: str = "", region: str = "RegionOne") -> None:
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyRepository,
+        *,
+        expiration: int = 3600,
+        cache_time: float = 300.0,
+        revision_interval: float = 1.0,
+    ) -> None:
         self.db = db
         self.keys = keys
         self._fernet = keys.fernet()
@@ -179,17 +203,31 @@ class TokenService:
             self._cache[token] = (ctx, time.monotonic() + min(self.cache_time, left))
 
     # Issue and validate -------------------------------------------------------------------
-    def issue(self, s: Session, user: User, methods: tuple[str, ...], *,
-              project: Project | None = None, domain: Domain | None = None,
-              system: bool = False, expires_at: dt.datetime | None = None,
-              audit_chain: tuple[str, ...] = ()) -> tuple[str, RequestContext]:
+    def issue(
+        self,
+        s: Session,
+        user: User,
+        methods: tuple[str, ...],
+        *,
+        project: Project | None = None,
+        domain: Domain | None = None,
+        system: bool = False,
+        expires_at: dt.datetime | None = None,
+        audit_chain: tuple[str, ...] = (),
+    ) -> tuple[str, RequestContext]:
         generation = self._generation
         now = store.utcnow()
         limit = now + dt.timedelta(seconds=self.expiration)
-        payload = Payload(user.id, methods, project.id if project else None,
-                          domain.id if domain else None, system, now,
-                          min(expires_at, limit) if expires_at else limit,
-                          (new_audit_id(), *audit_chain[:1]))
+        payload = Payload(
+            user.id,
+            methods,
+            project.id if project else None,
+            domain.id if domain else None,
+            system,
+            now,
+            min(expires_at, limit) if expires_at else limit,
+            (new_audit_id(), *audit_chain[:1]),
+        )
         token = self._fernet.encrypt(payload.encode()).decode().rstrip("=")
         ctx = self._context(s, payload)
         self._remember(token, ctx, generation)
@@ -209,8 +247,13 @@ class TokenService:
         if payload.expires_at <= store.utcnow():
             raise errors.NotFound("Failed to validate token")
         with self.db.session() as s:
-            if store.is_revoked(s, audit_ids=payload.audit_ids, user_id=payload.user_id,
-                                project_id=payload.project_id, issued_at=payload.issued_at):
+            if store.is_revoked(
+                s,
+                audit_ids=payload.audit_ids,
+                user_id=payload.user_id,
+                project_id=payload.project_id,
+                issued_at=payload.issued_at,
+            ):
                 raise errors.NotFound("Failed to validate token")
             ctx = self._context(s, payload)
         self._remember(token, ctx, generation)
@@ -246,8 +289,11 @@ class TokenService:
             raise invalid
         roles = store.roles_by_ids(s, role_ids)
         return RequestContext(
-            user_id=user.id, user_name=user.name, user_domain_id=udom.id,
-            user_domain_name=udom.name, roles=tuple(r.name for r in roles),
+            user_id=user.id,
+            user_name=user.name,
+            user_domain_id=udom.id,
+            user_domain_name=udom.name,
+            roles=tuple(r.name for r in roles),
             role_ids=tuple(r.id for r in roles),
             project_id=project.id if project else None,
             project_name=project.name if project else None,
@@ -255,8 +301,11 @@ class TokenService:
             project_domain_name=pdom.name if pdom else None,
             domain_id=domain.id if domain else None,
             domain_name=domain.name if domain else None,
-            system_scope="all" if p.system else None, methods=p.methods,
-            audit_ids=p.audit_ids, issued_at=p.issued_at, expires_at=p.expires_at,
+            system_scope="all" if p.system else None,
+            methods=p.methods,
+            audit_ids=p.audit_ids,
+            issued_at=p.issued_at,
+            expires_at=p.expires_at,
             extra={"password_expires_at": None},
         )
 
@@ -265,31 +314,36 @@ class TokenService:
         with self.db.session() as s:
             store.revoke(s, audit_id=payload.audit_ids[0], expires_in=self.expiration + 60)
 
-    def token_body(self, s: Session, ctx: RequestContext, *, with_catalog: bool,
-                   base_url: str) -> dict:
+    def token_body(self, s: Session, ctx: RequestContext, *, with_catalog: bool) -> dict:
         """The `{"token": …}` body of POST and GET /v3/auth/tokens."""
         assert ctx.issued_at and ctx.expires_at
         body: dict = {
             "methods": list(ctx.methods),
-            "user": {"domain": {"id": ctx.user_domain_id, "name": ctx.user_domain_name},
-                     "id": ctx.user_id, "name": ctx.user_name,
-                     "password_expires_at": None},
+            "user": {
+                "domain": {"id": ctx.user_domain_id, "name": ctx.user_domain_name},
+                "id": ctx.user_id,
+                "name": ctx.user_name,
+                "password_expires_at": None,
+            },
             "audit_ids": list(ctx.audit_ids),
             "expires_at": isotime(ctx.expires_at),
             "issued_at": isotime(ctx.issued_at),
         }
         if ctx.project_id:
-            body["project"] = {"domain": {"id": ctx.project_domain_id,
-                                          "name": ctx.project_domain_name},
-                               "id": ctx.project_id, "name": ctx.project_name}
+            body["project"] = {
+                "domain": {"id": ctx.project_domain_id, "name": ctx.project_domain_name},
+                "id": ctx.project_id,
+                "name": ctx.project_name,
+            }
             body["is_domain"] = False
         elif ctx.domain_id:
             body["domain"] = {"id": ctx.domain_id, "name": ctx.domain_name}
         elif ctx.system_scope:
             body["system"] = {"all": True}
         if ctx.scope != "unscoped":
-            body["roles"] = [{"id": i, "name": n} for i, n in zip(ctx.role_ids, ctx.roles,
-                                                                  strict=True)]
+            body["roles"] = [
+                {"id": i, "name": n} for i, n in zip(ctx.role_ids, ctx.roles, strict=True)
+            ]
             if with_catalog:
                 body["catalog"] = catalog.token_catalog(s)
         return {"token": body}

@@ -35,29 +35,42 @@ def record_heartbeat(session: Session, binary: str, topic: str, host: str) -> Se
     (with a fresh uuid), then bump report_count and last_seen_up. Safe when several
     processes report the same service at once (atomic UPDATE, INSERT-if-missing)."""
     now = utcnow()
-    if not _bump(session, binary, topic, host, now) and \
-            not _insert_if_missing(session, binary, topic, host, now):
+    if not _bump(session, binary, topic, host, now) and not _insert_if_missing(
+        session, binary, topic, host, now
+    ):
         _bump(session, binary, topic, host, now)  # somebody else inserted it just now
-    stmt = select(ServiceRecord).where(ServiceRecord.binary == binary,
-                                       ServiceRecord.host == host)
+    stmt = select(ServiceRecord).where(ServiceRecord.binary == binary, ServiceRecord.host == host)
     return session.scalars(stmt.execution_options(populate_existing=True)).one()
 
 
 def _bump(session: Session, binary: str, topic: str, host: str, now: dt.datetime) -> bool:
     c = _TABLE.c
-    stmt = (update(_TABLE).where(c.binary == binary, c.host == host)
-            .values(report_count=c.report_count + 1, last_seen_up=now, topic=topic,
-                    updated_at=now))
+    stmt = (
+        update(_TABLE)
+        .where(c.binary == binary, c.host == host)
+        .values(report_count=c.report_count + 1, last_seen_up=now, topic=topic, updated_at=now)
+    )
     return session.connection().execute(stmt).rowcount > 0
 
 
-def _insert_if_missing(session: Session, binary: str, topic: str, host: str,
-                       now: dt.datetime) -> bool:
+def _insert_if_missing(
+    session: Session, binary: str, topic: str, host: str, now: dt.datetime
+) -> bool:
     """INSERT the row with its first report unless (binary, host) exists; True if
     inserted. Not a savepoint + IntegrityError: savepoints are unreliable on pysqlite."""
-    values = {"uuid": str(uuid.uuid4()), "binary": binary, "topic": topic, "host": host,
-              "report_count": 1, "last_seen_up": now, "disabled": False,
-              "forced_down": False, "version": 1, "created_at": now, "updated_at": now}
+    values = {
+        "uuid": str(uuid.uuid4()),
+        "binary": binary,
+        "topic": topic,
+        "host": host,
+        "report_count": 1,
+        "last_seen_up": now,
+        "disabled": False,
+        "forced_down": False,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
     dialect = session.get_bind().dialect.name
     conn = session.connection()
     if dialect in ("postgresql", "sqlite"):
@@ -92,19 +105,23 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.replace(microsecond=0).isoformat() if value else None
 
 
-def status_rows(session: Session, down_time: float,
-                now: dt.datetime | None = None) -> list[dict[str, Any]]:
+def status_rows(
+    session: Session, down_time: float, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
     """One dict per service, as `openstack compute service list` shows them: id,
     binary, host, zone, status (enabled/disabled), state (up/down), updated_at (ISO,
     the last heartbeat), disabled_reason."""
     now = now or utcnow()
-    return [{
-        "id": rec.id,
-        "binary": rec.binary,
-        "host": rec.host,
-        "zone": zone_of(rec),
-        "status": "disabled" if rec.disabled else "enabled",
-        "state": "up" if is_up(rec, down_time, now) else "down",
-        "updated_at": _iso(rec.last_seen_up or rec.updated_at),
-        "disabled_reason": rec.disabled_reason,
-    } for rec in list_services(session)]
+    return [
+        {
+            "id": rec.id,
+            "binary": rec.binary,
+            "host": rec.host,
+            "zone": zone_of(rec),
+            "status": "disabled" if rec.disabled else "enabled",
+            "state": "up" if is_up(rec, down_time, now) else "down",
+            "updated_at": _iso(rec.last_seen_up or rec.updated_at),
+            "disabled_reason": rec.disabled_reason,
+        }
+        for rec in list_services(session)
+    ]

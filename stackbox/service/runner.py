@@ -37,8 +37,10 @@ class RoleNotAvailable(RoleError):
         self.role = role
         available = ", ".join(AVAILABLE_ROLES)
         if role in PLANNED_ROLES:
-            msg = (f"role '{role}' is not implemented yet in this version of stackbox; "
-                   f"available: {available}")
+            msg = (
+                f"role '{role}' is not implemented yet in this version of stackbox; "
+                f"available: {available}"
+            )
         else:
             msg = f"unknown role '{role}'; available: {available}"
         super().__init__(msg)
@@ -51,13 +53,25 @@ class Service:
     With `db` the heartbeat is written directly; without, it is cast to the conductor.
     `report_interval` defaults to cfg service.report_interval."""
 
-    def __init__(self, cfg: Config, bus: sbbus.Bus, *, db: Database | None = None,
-                 binary: str, topic: str, host: str, manager: object | None = None,
-                 report_interval: float | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        bus: sbbus.Bus,
+        *,
+        db: Database | None = None,
+        binary: str,
+        topic: str,
+        host: str,
+        manager: object | None = None,
+        report_interval: float | None = None,
+    ) -> None:
         self.cfg, self.bus, self.db = cfg, bus, db
         self.binary, self.topic, self.host, self.manager = binary, topic, host, manager
-        self.report_interval = float(report_interval if report_interval is not None
-                                     else cfg.get("service", "report_interval"))
+        self.report_interval = float(
+            report_interval
+            if report_interval is not None
+            else cfg.get("service", "report_interval")
+        )
         self.server: sbbus.Server | None = None
         self._loop: asyncio.Task[None] | None = None
         self._failing = False
@@ -73,10 +87,16 @@ class Service:
         if self.manager is not None:
             self.server = await self.bus.serve(self.topic, self.manager, host=self.host)
         await self._report()
-        self._loop = asyncio.create_task(self._heartbeat_loop(),
-                                         name=f"heartbeat {self.binary}@{self.host}")
-        LOG.info("%s started on %s (topic %s)", self.binary, self.host, self.topic,
-                 extra={"fields": {"report_interval": self.report_interval}})
+        self._loop = asyncio.create_task(
+            self._heartbeat_loop(), name=f"heartbeat {self.binary}@{self.host}"
+        )
+        LOG.info(
+            "%s started on %s (topic %s)",
+            self.binary,
+            self.host,
+            self.topic,
+            extra={"fields": {"report_interval": self.report_interval}},
+        )
 
     async def stop(self) -> None:
         """Stop heartbeating and serving; idempotent."""
@@ -95,8 +115,13 @@ class Service:
         if self.db is not None:
             await asyncio.to_thread(self._write_heartbeat)
         else:
-            await self.bus.cast("conductor", "service_heartbeat", binary=self.binary,
-                                topic=self.topic, service_host=self.host)
+            await self.bus.cast(
+                "conductor",
+                "service_heartbeat",
+                binary=self.binary,
+                topic=self.topic,
+                service_host=self.host,
+            )
 
     def _write_heartbeat(self) -> None:
         assert self.db is not None
@@ -108,8 +133,13 @@ class Service:
             await self.heartbeat()
         except Exception as exc:  # keep beating: the DB or broker may come back
             if not self._failing:
-                LOG.warning("%s on %s: heartbeat failed: %s: %s", self.binary, self.host,
-                            type(exc).__name__, exc)
+                LOG.warning(
+                    "%s on %s: heartbeat failed: %s: %s",
+                    self.binary,
+                    self.host,
+                    type(exc).__name__,
+                    exc,
+                )
             self._failing = True
         else:
             if self._failing:
@@ -128,8 +158,11 @@ class Service:
 
 def make_bus(cfg: Config) -> sbbus.Bus:
     """The bus configured by [transport]."""
-    return sbbus.connect(cfg.get("transport", "url"), exchange=cfg.get("transport", "exchange"),
-                         default_timeout=cfg.get("transport", "rpc_timeout"))
+    return sbbus.connect(
+        cfg.get("transport", "url"),
+        exchange=cfg.get("transport", "exchange"),
+        default_timeout=cfg.get("transport", "rpc_timeout"),
+    )
 
 
 async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
@@ -149,16 +182,25 @@ async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
     try:
         have, want = await asyncio.to_thread(migrate.current, db.engine), migrate.head()
         if have != want:
-            raise RoleError(f"database schema is at {have or 'nothing'}, this stackbox "
-                            f"needs {want}: run `stackbox db upgrade` first")
+            raise RoleError(
+                f"database schema is at {have or 'nothing'}, this stackbox "
+                f"needs {want}: run `stackbox db upgrade` first"
+            )
         bus = make_bus(cfg)
         try:
             await bus.start()
         except sbbus.BusError as exc:
             raise RoleError(f"cannot start the conductor: {exc}") from exc
         host = cfg.get("default", "host")
-        svc = Service(cfg, bus, db=db, binary="stackbox-conductor", topic="conductor",
-                      host=host, manager=ConductorManager(db, host))
+        svc = Service(
+            cfg,
+            bus,
+            db=db,
+            binary="stackbox-conductor",
+            topic="conductor",
+            host=host,
+            manager=ConductorManager(db, host),
+        )
         try:
             await svc.start()
             print(f"stackbox: conductor ready on host {host}", flush=True)
@@ -168,4 +210,3 @@ async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
             await bus.stop()
     finally:
         db.dispose()
-

@@ -27,10 +27,23 @@ def _router(style: str, prefix: str) -> Router:
     def missing(req: Req) -> dict:
         raise errors.NotFound("no such thing")
 
-    @r.route("POST", "/things", auth=False, status=201, schema={
-        "type": "object", "required": ["thing"],
-        "properties": {"thing": {"type": "object", "required": ["size"],
-                                 "properties": {"size": {"type": "integer"}}}}})
+    @r.route(
+        "POST",
+        "/things",
+        auth=False,
+        status=201,
+        schema={
+            "type": "object",
+            "required": ["thing"],
+            "properties": {
+                "thing": {
+                    "type": "object",
+                    "required": ["size"],
+                    "properties": {"size": {"type": "integer"}},
+                }
+            },
+        },
+    )
     def create(req: Req) -> dict:
         return {"thing": req.body["thing"]}
 
@@ -42,17 +55,28 @@ def _router(style: str, prefix: str) -> Router:
     @r.route("DELETE", "/things/{tid}", auth=False)
     def delete(req: Req) -> None:
         return None
+
     return r
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    cfg = config.load(env={"STACKBOX_DEFAULT__STATE_DIR": str(tmp_path),
-                           "STACKBOX_API__MAX_REQUEST_BODY_SIZE": "1000"})
+    cfg = config.load(
+        env={
+            "STACKBOX_DEFAULT__STATE_DIR": str(tmp_path),
+            "STACKBOX_API__MAX_REQUEST_BODY_SIZE": "1000",
+        }
+    )
     db = prepare_database(cfg)
     state = make_state(cfg, db)
-    app = build_app(state, [_router("compute", "/compute"), _router("network", "/networking"),
-                            _router("identity", "/identity")])
+    app = build_app(
+        state,
+        [
+            _router("compute", "/compute"),
+            _router("network", "/networking"),
+            _router("identity", "/identity"),
+        ],
+    )
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
     db.dispose()
@@ -60,11 +84,14 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 def test_error_shapes_per_style(client: TestClient) -> None:
     assert client.get("/compute/missing").json() == {
-        "itemNotFound": {"code": 404, "message": "no such thing"}}
+        "itemNotFound": {"code": 404, "message": "no such thing"}
+    }
     assert client.get("/networking/missing").json() == {
-        "NeutronError": {"type": "HTTPNotFound", "message": "no such thing", "detail": ""}}
+        "NeutronError": {"type": "HTTPNotFound", "message": "no such thing", "detail": ""}
+    }
     assert client.get("/identity/missing").json() == {
-        "error": {"code": 404, "title": "Not Found", "message": "no such thing"}}
+        "error": {"code": 404, "title": "Not Found", "message": "no such thing"}
+    }
 
 
 def test_unexpected_error_is_500_without_details(client: TestClient) -> None:
@@ -87,8 +114,7 @@ def test_body_validation(client: TestClient) -> None:
     assert ok.status_code == 201 and ok.json() == {"thing": {"size": 3}}
     r = client.post("/compute/things", json={"thing": {"size": "big"}})
     assert r.status_code == 400 and "thing.size" in r.json()["badRequest"]["message"]
-    r = client.post("/compute/things", content=b"[1,", headers={"content-type":
-                                                                "application/json"})
+    r = client.post("/compute/things", content=b"[1,", headers={"content-type": "application/json"})
     assert r.status_code == 400
     r = client.post("/compute/things")
     assert r.status_code == 400

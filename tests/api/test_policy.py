@@ -18,22 +18,29 @@ def check(rule: str, creds: dict, target: dict | None = None) -> bool:
     return e.check("r", creds, target)
 
 
-@pytest.mark.parametrize(("rule", "creds", "target", "expected"), [
-    ("", MEMBER, None, True),
-    ("@", MEMBER, None, True),
-    ("!", ADMIN, None, False),
-    ("role:admin", ADMIN, None, True),
-    ("role:admin", MEMBER, None, False),
-    ("role:ADMIN", ADMIN, None, True),
-    ("rule:is_admin or project_id:%(project_id)s", MEMBER, {"project_id": "p2"}, True),
-    ("rule:is_admin or project_id:%(project_id)s", MEMBER, {"project_id": "p1"}, False),
-    ("role:reader and user_id:%(target.user.id)s", MEMBER,
-     {"target": {"user": {"id": "u2"}}}, True),
-    ("not role:admin", MEMBER, None, True),
-    ("(role:admin or role:member) and not user_id:u2", MEMBER, None, False),
-    ("user_id:%(missing)s", MEMBER, {}, False),
-    ("system_scope:all", MEMBER, None, False),
-])
+@pytest.mark.parametrize(
+    ("rule", "creds", "target", "expected"),
+    [
+        ("", MEMBER, None, True),
+        ("@", MEMBER, None, True),
+        ("!", ADMIN, None, False),
+        ("role:admin", ADMIN, None, True),
+        ("role:admin", MEMBER, None, False),
+        ("role:ADMIN", ADMIN, None, True),
+        ("rule:is_admin or project_id:%(project_id)s", MEMBER, {"project_id": "p2"}, True),
+        ("rule:is_admin or project_id:%(project_id)s", MEMBER, {"project_id": "p1"}, False),
+        (
+            "role:reader and user_id:%(target.user.id)s",
+            MEMBER,
+            {"target": {"user": {"id": "u2"}}},
+            True,
+        ),
+        ("not role:admin", MEMBER, None, True),
+        ("(role:admin or role:member) and not user_id:u2", MEMBER, None, False),
+        ("user_id:%(missing)s", MEMBER, {}, False),
+        ("system_scope:all", MEMBER, None, False),
+    ],
+)
 def test_rules(rule: str, creds: dict, target: dict | None, expected: bool) -> None:
     assert check(rule, creds, target) is expected
 
@@ -66,4 +73,7 @@ def test_policy_file_overrides_defaults(tmp_path: Path) -> None:
 
 def test_flatten() -> None:
     assert flatten({"target": {"project": {"id": 1, "domain_id": "d"}}, "x": 2}) == {
-        "target.project.id": 1, "target.project.domain_id": "d", "x": 2}
+        "target.project.id": 1,
+        "target.project.domain_id": "d",
+        "x": 2,
+    }

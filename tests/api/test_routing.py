@@ -19,10 +19,17 @@ class _app:
 
 
 def test_matching_and_precedence() -> None:
-    routes = [Route(p, _app(n)) for n, p in [
-        ("root", "/"), ("p", "/v3/projects/{pid}"), ("tok", "/v3/auth/tokens"),
-        ("any", "/v3/{kind}/tokens"), ("grant", "/v3/projects/{p}/users/{u}/roles/{r}"),
-        ("lead", "/{tenant}/servers")]]
+    routes = [
+        Route(p, _app(n))
+        for n, p in [
+            ("root", "/"),
+            ("p", "/v3/projects/{pid}"),
+            ("tok", "/v3/auth/tokens"),
+            ("any", "/v3/{kind}/tokens"),
+            ("grant", "/v3/projects/{p}/users/{u}/roles/{r}"),
+            ("lead", "/{tenant}/servers"),
+        ]
+    ]
     router = IndexedRouter(routes, default=PlainTextResponse("none", status_code=404))
     c = TestClient(router)
     assert c.get("/").text == "root:"

@@ -69,16 +69,17 @@ async def test_call_returns_result_with_kwargs(new_bus: NewBus) -> None:
     await server_bus.serve("echo", Echo("h1"), host="h1")
     got = await client.call("echo", "hello", name="world", punct="?")
     assert got == {"greeting": "hello world?", "host": "h1"}
-    assert await client.call("echo", "hello", name="x") == {"greeting": "hello x!",
-                                                            "host": "h1"}
+    assert await client.call("echo", "hello", name="x") == {"greeting": "hello x!", "host": "h1"}
 
 
 async def test_topic_and_method_can_be_argument_names(new_bus: NewBus) -> None:
     server_bus, client = await new_bus(), await new_bus()
     ep = Echo("h1")
     await server_bus.serve("echo", ep, host="h1")
-    assert await client.call("echo", "echo_args", topic="t", method="m") == \
-        {"topic": "t", "method": "m"}
+    assert await client.call("echo", "echo_args", topic="t", method="m") == {
+        "topic": "t",
+        "method": "m",
+    }
     await client.cast("echo", "record", topic="t2")
     await until(lambda: ep.received == [{"topic": "t2"}])
 
@@ -217,19 +218,27 @@ async def test_stopped_server_gets_no_more_messages(new_bus: NewBus) -> None:
 
 def _drop_connections(names: list[str]) -> None:
     """Have the broker close our connections, as a broker restart or network cut would."""
-    out = subprocess.run(["rabbitmqctl", "-q", "list_connections", "pid", "client_properties",
-                          "--no-table-headers"], capture_output=True, text=True, timeout=30,
-                         check=True).stdout
-    pids = [line.split()[0] for line in out.splitlines()
-            if any(name in line for name in names)]
+    out = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties", "--no-table-headers"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    pids = [line.split()[0] for line in out.splitlines() if any(name in line for name in names)]
     assert len(pids) == len(names), out
     for pid in pids:
-        subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test: dropped"],
-                       capture_output=True, timeout=30, check=True)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "close_connection", pid, "test: dropped"],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
 
 
 async def test_call_succeeds_after_the_broker_drops_the_connection(
-        new_bus: NewBus, transport: str) -> None:
+    new_bus: NewBus, transport: str
+) -> None:
     if not transport.startswith("rabbit"):
         pytest.skip("only the AMQP transport has a connection to lose")
     server_bus, client = await new_bus(), await new_bus()

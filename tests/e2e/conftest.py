@@ -42,11 +42,15 @@ class Running:
         return (self.state_dir / f"{user}-password").read_text().strip()
 
     def openstack(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        r = subprocess.run([str(BIN / "openstack"), *args], env=self.env, text=True,
-                           capture_output=True, timeout=120)
+        r = subprocess.run(
+            [str(BIN / "openstack"), *args],
+            env=self.env,
+            text=True,
+            capture_output=True,
+            timeout=120,
+        )
         if check and r.returncode != 0:
-            raise AssertionError(f"openstack {' '.join(args)} failed ({r.returncode}):\n"
-                                 f"{r.stderr}")
+            raise AssertionError(f"openstack {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
         return r
 
     def openstack_json(self, *args: str) -> object:
@@ -58,17 +62,39 @@ class Running:
         return self.proc.wait(timeout=timeout)
 
 
-def start(state_dir: Path, home: Path, port: int | None = None,
-          extra_env: dict[str, str] | None = None, timeout: float = 60) -> Running:
+def start(
+    state_dir: Path,
+    home: Path,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Running:
     port = port or free_port()
-    env = {**os.environ, "HOME": str(home), "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "8192",
-           "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "8192",
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
     env.pop("OS_CLOUD", None)
     env.pop("STACKBOX_CONFIG", None)
-    proc = subprocess.Popen([str(BIN / "stackbox"), "up", "--state-dir", str(state_dir),
-                             "--port", str(port), "--bind", "127.0.0.1"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            str(BIN / "stackbox"),
+            "up",
+            "--state-dir",
+            str(state_dir),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output: list[str] = []
     deadline = time.time() + timeout
     assert proc.stdout is not None
@@ -90,6 +116,7 @@ def start(state_dir: Path, home: Path, port: int | None = None,
     def drain() -> None:
         for line in proc.stdout:  # type: ignore[union-attr]
             output.append(line)
+
     threading.Thread(target=drain, daemon=True).start()
     return Running(proc, port, state_dir, home, env, output)
 

@@ -22,8 +22,7 @@ def test_token_issue_and_catalog(cloud_up: Running) -> None:
     tok = cloud_up.openstack_json("--os-cloud", "stackbox", "token", "issue")
     assert tok["id"] and tok["user_id"] and tok["project_id"]
     cat = cloud_up.openstack_json("--os-cloud", "stackbox", "catalog", "list")
-    assert {"identity", "compute", "image", "network", "block-storage"} <= \
-        {c["Type"] for c in cat}
+    assert {"identity", "compute", "image", "network", "block-storage"} <= {c["Type"] for c in cat}
     demo = cloud_up.openstack_json("--os-cloud", "stackbox-demo", "token", "issue")
     assert demo["project_id"] != tok["project_id"]
 
@@ -33,13 +32,25 @@ def test_project_user_role_and_policy(cloud_up: Running) -> None:
     admin = ("--os-cloud", "stackbox")
     project = cloud_up.openstack_json(*admin, "project", "create", p)
     assert project["name"] == p
-    user = cloud_up.openstack_json(*admin, "user", "create", "--project", p, "--password",
-                                   pw, u)
+    user = cloud_up.openstack_json(*admin, "user", "create", "--project", p, "--password", pw, u)
     assert user["name"] == u and "password" not in user
     cloud_up.openstack(*admin, "role", "add", "--project", p, "--user", u, "member")
-    as_u1 = ("--os-auth-url", f"{cloud_up.url}/identity", "--os-username", u,
-             "--os-password", pw, "--os-project-name", p, "--os-user-domain-name", "Default",
-             "--os-project-domain-name", "Default", "--os-identity-api-version", "3")
+    as_u1 = (
+        "--os-auth-url",
+        f"{cloud_up.url}/identity",
+        "--os-username",
+        u,
+        "--os-password",
+        pw,
+        "--os-project-name",
+        p,
+        "--os-user-domain-name",
+        "Default",
+        "--os-project-domain-name",
+        "Default",
+        "--os-identity-api-version",
+        "3",
+    )
     tok = cloud_up.openstack_json(*as_u1, "token", "issue")
     assert tok["project_id"] == project["id"]
     r = cloud_up.openstack(*as_u1, "user", "list", check=False)

@@ -8,8 +8,11 @@ from tests.e2e.conftest import Running
 
 
 def test_malformed_json_is_400_and_no_token_is_401(cloud_up: Running) -> None:
-    r = httpx.post(f"{cloud_up.url}/identity/v3/auth/tokens", content=b"{not json",
-                   headers={"Content-Type": "application/json"})
+    r = httpx.post(
+        f"{cloud_up.url}/identity/v3/auth/tokens",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == 400
     r = httpx.get(f"{cloud_up.url}/identity/v3/projects")
     assert r.status_code == 401 and r.json()["error"]["title"] == "Unauthorized"

@@ -48,7 +48,7 @@ def scaleout(tmp_path: Path) -> Iterator[dict]:
     conf.write_text(f"""
 [default]
 host = "ctl-{name[-4:]}"
-state_dir = "{tmp_path / 'state'}"
+state_dir = "{tmp_path / "state"}"
 log_level = "INFO"
 [database]
 connection = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
@@ -68,10 +68,21 @@ service_down_time = 3
     env = {**os.environ, "STACKBOX_CONFIG": str(conf)}
     procs: list[subprocess.Popen] = []
     try:
-        subprocess.run([str(BIN / "stackbox"), "db", "upgrade"], env=env, check=True,
-                       capture_output=True, timeout=120)
-        yield {"env": env, "port": port, "procs": procs, "conf": conf, "exchange": name,
-           "host": f"ctl-{name[-4:]}"}
+        subprocess.run(
+            [str(BIN / "stackbox"), "db", "upgrade"],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        yield {
+            "env": env,
+            "port": port,
+            "procs": procs,
+            "conf": conf,
+            "exchange": name,
+            "host": f"ctl-{name[-4:]}",
+        }
     finally:
         for p in procs:
             if p.poll() is None:
@@ -100,15 +111,26 @@ async def _delete_broker_objects(exchange: str, host: str) -> None:
 
 
 def _serve(ctx: dict, role: str) -> subprocess.Popen:
-    p = subprocess.Popen([str(BIN / "stackbox"), "serve", role], env=ctx["env"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(
+        [str(BIN / "stackbox"), "serve", role],
+        env=ctx["env"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     ctx["procs"].append(p)
     return p
 
 
 def _status(ctx: dict) -> dict[str, str]:
-    out = subprocess.run([str(BIN / "stackbox"), "status"], env=ctx["env"], check=True,
-                         capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run(
+        [str(BIN / "stackbox"), "status"],
+        env=ctx["env"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     states = {}
     for line in out.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
@@ -131,21 +153,34 @@ def test_api_and_conductor_over_postgres_and_rabbitmq(scaleout: dict) -> None:
     conductor = _serve(scaleout, "conductor")
     url = f"http://127.0.0.1:{scaleout['port']}"
     assert _wait(lambda: _port_open(scaleout["port"]), 60), _drain(api)
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"name": "Default"}, "password": "scale-out-pw"}}},
-        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": "admin",
+                        "domain": {"name": "Default"},
+                        "password": "scale-out-pw",
+                    }
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+        }
+    }
     r = httpx.post(f"{url}/identity/v3/auth/tokens", json=body)
     assert r.status_code == 201, r.text
     h = {"X-Auth-Token": r.headers["X-Subject-Token"]}
-    r = httpx.post(f"{url}/identity/v3/projects", json={"project": {"name": "so-p1"}},
-                   headers=h)
+    r = httpx.post(f"{url}/identity/v3/projects", json={"project": {"name": "so-p1"}}, headers=h)
     assert r.status_code == 201, r.text
-    assert httpx.get(f"{url}/identity/v3/projects/{r.json()['project']['id']}",
-                     headers=h).status_code == 200
+    assert (
+        httpx.get(f"{url}/identity/v3/projects/{r.json()['project']['id']}", headers=h).status_code
+        == 200
+    )
 
-    assert _wait(lambda: _status(scaleout) == {"stackbox-api": "up",
-                                               "stackbox-conductor": "up"}, 30), \
-        _status(scaleout)
+    assert _wait(
+        lambda: _status(scaleout) == {"stackbox-api": "up", "stackbox-conductor": "up"}, 30
+    ), _status(scaleout)
     # The conductor answers an RPC ping over RabbitMQ, addressed to its host.
     pong = asyncio.run(_ping(scaleout["exchange"], scaleout["host"]))
     assert pong["pong"] is True and pong["host"] == scaleout["host"]
@@ -159,8 +194,13 @@ def test_api_and_conductor_over_postgres_and_rabbitmq(scaleout: dict) -> None:
 
 
 def test_unimplemented_role_refuses_clearly(scaleout: dict) -> None:
-    r = subprocess.run([str(BIN / "stackbox"), "serve", "compute"], env=scaleout["env"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [str(BIN / "stackbox"), "serve", "compute"],
+        env=scaleout["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode != 0
     assert "compute" in r.stderr and "not" in r.stderr
 

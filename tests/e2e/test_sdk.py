@@ -12,7 +12,8 @@ from tests.e2e.conftest import Running, start
 
 def _conn(running: Running, cloud: str = "stackbox") -> openstack.connection.Connection:
     cfg = openstack.config.OpenStackConfig(
-        config_files=[str(running.state_dir / "clouds.yaml")], load_envvars=False)
+        config_files=[str(running.state_dir / "clouds.yaml")], load_envvars=False
+    )
     return openstack.connection.Connection(config=cfg.get_one(cloud=cloud))
 
 
@@ -40,8 +41,9 @@ def test_restart_keeps_state(tmp_path) -> None:  # type: ignore[no-untyped-def]
     second = start(state, home)
     try:
         assert second.password("admin") == password
-        names = {p["Name"] for p in second.openstack_json("--os-cloud", "stackbox",
-                                                          "project", "list")}
+        names = {
+            p["Name"] for p in second.openstack_json("--os-cloud", "stackbox", "project", "list")
+        }
         assert name in names
     finally:
         assert second.stop() == 0

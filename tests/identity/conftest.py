@@ -24,12 +24,25 @@ class Cloud:
     admin_password: str
     demo_password: str
 
-    def token(self, user: str = "admin", password: str | None = None,
-              project: str | None = "admin", domain: str = "Default") -> str:
+    def token(
+        self,
+        user: str = "admin",
+        password: str | None = None,
+        project: str | None = "admin",
+        domain: str = "Default",
+    ) -> str:
         if password is None:
             password = self.admin_password if user == "admin" else self.demo_password
-        body: dict = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": user, "domain": {"name": domain}, "password": password}}}}}
+        body: dict = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": user, "domain": {"name": domain}, "password": password}
+                    },
+                }
+            }
+        }
         if project:
             body["auth"]["scope"] = {"project": {"name": project, "domain": {"name": domain}}}
         r = self.client.post("/identity/v3/auth/tokens", json=body)
@@ -41,10 +54,12 @@ class Cloud:
 
 
 def _make_cloud(tmp: str, url: str | None) -> Iterator[Cloud]:
-    env = {"STACKBOX_DEFAULT__STATE_DIR": tmp,
-           "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "1024",
-           "STACKBOX_IDENTITY__PASSWORD_HASH_TIME_COST": "1",
-           "STACKBOX_API__PORT": "18080"}
+    env = {
+        "STACKBOX_DEFAULT__STATE_DIR": tmp,
+        "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "1024",
+        "STACKBOX_IDENTITY__PASSWORD_HASH_TIME_COST": "1",
+        "STACKBOX_API__PORT": "18080",
+    }
     if url:
         env["STACKBOX_DATABASE__CONNECTION"] = url
     cfg = sbconfig.load(env=env)
@@ -59,8 +74,9 @@ def _make_cloud(tmp: str, url: str | None) -> Iterator[Cloud]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Cloud]:
+def cloud(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cloud]:
     url = None
     if request.param == "postgres":
         try:

@@ -10,16 +10,30 @@ AUTH = "/identity/v3/auth/tokens"
 
 
 def _pw_body(user: str, password: str, scope: dict | None = None) -> dict:
-    body: dict = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": user, "domain": {"name": "Default"}, "password": password}}}}}
+    body: dict = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": user, "domain": {"name": "Default"}, "password": password}
+                },
+            }
+        }
+    }
     if scope is not None:
         body["auth"]["scope"] = scope
     return body
 
 
 def test_project_scoped_token_has_keystone_shape(cloud: Cloud) -> None:
-    r = cloud.client.post(AUTH, json=_pw_body("admin", cloud.admin_password, {
-        "project": {"name": "admin", "domain": {"name": "Default"}}}))
+    r = cloud.client.post(
+        AUTH,
+        json=_pw_body(
+            "admin",
+            cloud.admin_password,
+            {"project": {"name": "admin", "domain": {"name": "Default"}}},
+        ),
+    )
     assert r.status_code == 201
     assert r.headers["X-Subject-Token"]
     assert r.headers["x-openstack-request-id"].startswith("req-")
@@ -40,9 +54,13 @@ def test_project_scoped_token_has_keystone_shape(cloud: Cloud) -> None:
 def test_wrong_password_is_401_keystone_body(cloud: Cloud) -> None:
     r = cloud.client.post(AUTH, json=_pw_body("admin", "nope"))
     assert r.status_code == 401
-    assert r.json() == {"error": {"code": 401, "title": "Unauthorized",
-                                  "message": "The request you have made requires "
-                                             "authentication."}}
+    assert r.json() == {
+        "error": {
+            "code": 401,
+            "title": "Unauthorized",
+            "message": "The request you have made requires authentication.",
+        }
+    }
 
 
 def test_unknown_user_is_401(cloud: Cloud) -> None:
@@ -50,8 +68,7 @@ def test_unknown_user_is_401(cloud: Cloud) -> None:
 
 
 def test_malformed_json_is_400(cloud: Cloud) -> None:
-    r = cloud.client.post(AUTH, content=b"{not json",
-                          headers={"Content-Type": "application/json"})
+    r = cloud.client.post(AUTH, content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert r.json()["error"]["code"] == 400
 
@@ -63,8 +80,9 @@ def test_wrong_types_are_400(cloud: Cloud) -> None:
 
 
 def test_oversized_body_is_413(cloud: Cloud) -> None:
-    r = cloud.client.post(AUTH, content=b"{" + b" " * 200_000 + b"}",
-                          headers={"Content-Type": "application/json"})
+    r = cloud.client.post(
+        AUTH, content=b"{" + b" " * 200_000 + b"}", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413
 
 
@@ -80,8 +98,14 @@ def test_garbage_token_is_401(cloud: Cloud) -> None:
 
 
 def test_validate_equals_issue_body_and_revoke(cloud: Cloud) -> None:
-    r = cloud.client.post(AUTH, json=_pw_body("demo", cloud.demo_password, {
-        "project": {"name": "demo", "domain": {"name": "Default"}}}))
+    r = cloud.client.post(
+        AUTH,
+        json=_pw_body(
+            "demo",
+            cloud.demo_password,
+            {"project": {"name": "demo", "domain": {"name": "Default"}}},
+        ),
+    )
     assert r.status_code == 201
     token = r.headers["X-Subject-Token"]
     h = {"X-Auth-Token": token, "X-Subject-Token": token}
@@ -90,13 +114,23 @@ def test_validate_equals_issue_body_and_revoke(cloud: Cloud) -> None:
     assert v.headers["X-Subject-Token"] == token
     assert v.json() == r.json()
     assert cloud.client.head(AUTH, headers=h).status_code == 200
-    assert cloud.client.delete(AUTH, headers={
-        "X-Auth-Token": cloud.token(), "X-Subject-Token": token}).status_code == 204
-    assert cloud.client.get(AUTH, headers={
-        "X-Auth-Token": cloud.token(), "X-Subject-Token": token}).status_code == 404
+    assert (
+        cloud.client.delete(
+            AUTH, headers={"X-Auth-Token": cloud.token(), "X-Subject-Token": token}
+        ).status_code
+        == 204
+    )
+    assert (
+        cloud.client.get(
+            AUTH, headers={"X-Auth-Token": cloud.token(), "X-Subject-Token": token}
+        ).status_code
+        == 404
+    )
     # The revoked token no longer authenticates.
-    assert cloud.client.get("/identity/v3/auth/catalog",
-                            headers={"X-Auth-Token": token}).status_code == 401
+    assert (
+        cloud.client.get("/identity/v3/auth/catalog", headers={"X-Auth-Token": token}).status_code
+        == 401
+    )
 
 
 def test_user_cannot_validate_someone_elses_token(cloud: Cloud) -> None:
@@ -116,29 +150,44 @@ def test_explicitly_unscoped_and_domain_and_system_scopes(cloud: Cloud) -> None:
     r = cloud.client.post(AUTH, json=_pw_body("admin", cloud.admin_password, "unscoped"))
     assert r.status_code == 201
     assert "project" not in r.json()["token"] and "catalog" not in r.json()["token"]
-    r = cloud.client.post(AUTH, json=_pw_body("admin", cloud.admin_password,
-                                              {"system": {"all": True}}))
+    r = cloud.client.post(
+        AUTH, json=_pw_body("admin", cloud.admin_password, {"system": {"all": True}})
+    )
     assert r.status_code == 201 and r.json()["token"]["system"] == {"all": True}
-    r = cloud.client.post(AUTH, json=_pw_body("demo", cloud.demo_password,
-                                              {"system": {"all": True}}))
+    r = cloud.client.post(
+        AUTH, json=_pw_body("demo", cloud.demo_password, {"system": {"all": True}})
+    )
     assert r.status_code == 401
-    r = cloud.client.post(AUTH, json=_pw_body("admin", cloud.admin_password,
-                                              {"domain": {"name": "Default"}}))
+    r = cloud.client.post(
+        AUTH, json=_pw_body("admin", cloud.admin_password, {"domain": {"name": "Default"}})
+    )
     assert r.status_code == 401  # no role on the domain itself
 
 
 def test_scope_to_project_without_role_is_401(cloud: Cloud) -> None:
-    r = cloud.client.post(AUTH, json=_pw_body("demo", cloud.demo_password, {
-        "project": {"name": "admin", "domain": {"name": "Default"}}}))
+    r = cloud.client.post(
+        AUTH,
+        json=_pw_body(
+            "demo",
+            cloud.demo_password,
+            {"project": {"name": "admin", "domain": {"name": "Default"}}},
+        ),
+    )
     assert r.status_code == 401
 
 
 def test_rescope_with_token_method(cloud: Cloud) -> None:
     r = cloud.client.post(AUTH, json=_pw_body("admin", cloud.admin_password, "unscoped"))
     unscoped = r.headers["X-Subject-Token"]
-    r = cloud.client.post(AUTH, json={"auth": {
-        "identity": {"methods": ["token"], "token": {"id": unscoped}},
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}})
+    r = cloud.client.post(
+        AUTH,
+        json={
+            "auth": {
+                "identity": {"methods": ["token"], "token": {"id": unscoped}},
+                "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+            }
+        },
+    )
     assert r.status_code == 201
     assert r.json()["token"]["methods"] == ["password", "token"]
 

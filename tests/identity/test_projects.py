@@ -10,8 +10,18 @@ from tests.identity.conftest import Cloud, unique
 
 V3 = "/identity/v3"
 SAMPLES = Path("/work/shared/api-samples/identity")
-PROJECT_KEYS = {"id", "name", "domain_id", "description", "enabled", "parent_id", "is_domain",
-                "tags", "options", "links"}
+PROJECT_KEYS = {
+    "id",
+    "name",
+    "domain_id",
+    "description",
+    "enabled",
+    "parent_id",
+    "is_domain",
+    "tags",
+    "options",
+    "links",
+}
 
 
 def _sample(name: str) -> dict | None:
@@ -35,18 +45,31 @@ def _member(cloud: Cloud, admin: dict) -> tuple[dict, dict, str]:
     """A new project, a new user with `member` on it, and that user's project token."""
     project = _project(cloud, admin)
     name, password = unique("user"), "secret-" + unique("pw")
-    user = cloud.client.post(f"{V3}/users", json={"user": {
-        "name": name, "password": password}}, headers=admin).json()["user"]
-    r = cloud.client.put(f"{V3}/projects/{project['id']}/users/{user['id']}/roles/"
-                         f"{_role_id(cloud, admin, 'member')}", headers=admin)
+    user = cloud.client.post(
+        f"{V3}/users", json={"user": {"name": name, "password": password}}, headers=admin
+    ).json()["user"]
+    r = cloud.client.put(
+        f"{V3}/projects/{project['id']}/users/{user['id']}/roles/"
+        f"{_role_id(cloud, admin, 'member')}",
+        headers=admin,
+    )
     assert r.status_code == 204
     return project, user, cloud.token(name, password, project["name"])
 
 
 def test_create_matches_keystone_sample(cloud: Cloud, admin: dict) -> None:
-    r = cloud.client.post(f"{V3}/projects", headers=admin, json={"project": {
-        "name": unique("sample"), "description": "api-samples test project",
-        "domain_id": "default", "enabled": True}})
+    r = cloud.client.post(
+        f"{V3}/projects",
+        headers=admin,
+        json={
+            "project": {
+                "name": unique("sample"),
+                "description": "api-samples test project",
+                "domain_id": "default",
+                "enabled": True,
+            }
+        },
+    )
     assert r.status_code == 201
     p = r.json()["project"]
     sample = _sample("projects-create.json")
@@ -75,9 +98,13 @@ def test_get_and_list_envelope(cloud: Cloud, admin: dict) -> None:
 def test_unknown_project_is_keystone_404(cloud: Cloud, admin: dict) -> None:
     r = cloud.client.get(f"{V3}/projects/1cef39c016ab4d7cad9ec978d6938411", headers=admin)
     assert r.status_code == 404
-    expected = _sample("error-404-unknown-project.json") or {"error": {
-        "code": 404, "message": "Could not find project: 1cef39c016ab4d7cad9ec978d6938411.",
-        "title": "Not Found"}}
+    expected = _sample("error-404-unknown-project.json") or {
+        "error": {
+            "code": 404,
+            "message": "Could not find project: 1cef39c016ab4d7cad9ec978d6938411.",
+            "title": "Not Found",
+        }
+    }
     assert r.json() == expected
 
 
@@ -90,6 +117,7 @@ def test_filters(cloud: Cloud, admin: dict) -> None:
         r = c.get(f"{V3}/projects?{query}", headers=admin)
         assert r.status_code == 200, r.text
         return {p["name"] for p in r.json()["projects"]}
+
     assert names(f"name={a['name']}") == {a["name"]}
     assert names("name=nothing-like-this") == set()
     assert {a["name"], b["name"]} <= names("domain_id=default")
@@ -106,12 +134,19 @@ def test_filters(cloud: Cloud, admin: dict) -> None:
 def test_extra_attributes_round_trip_and_update(cloud: Cloud, admin: dict) -> None:
     p = _project(cloud, admin, flavor_hint="big", description="before")
     assert p["flavor_hint"] == "big"
-    r = cloud.client.patch(f"{V3}/projects/{p['id']}", headers=admin, json={"project": {
-        "description": "after", "tags": ["t1"], "owner_team": "blue"}})
+    r = cloud.client.patch(
+        f"{V3}/projects/{p['id']}",
+        headers=admin,
+        json={"project": {"description": "after", "tags": ["t1"], "owner_team": "blue"}},
+    )
     assert r.status_code == 200
     q = cloud.client.get(f"{V3}/projects/{p['id']}", headers=admin).json()["project"]
-    assert (q["description"], q["tags"], q["flavor_hint"], q["owner_team"]) == \
-        ("after", ["t1"], "big", "blue")
+    assert (q["description"], q["tags"], q["flavor_hint"], q["owner_team"]) == (
+        "after",
+        ["t1"],
+        "big",
+        "blue",
+    )
 
 
 def test_errors(cloud: Cloud, admin: dict) -> None:
@@ -119,18 +154,34 @@ def test_errors(cloud: Cloud, admin: dict) -> None:
     c = cloud.client
     dup = c.post(f"{V3}/projects", json={"project": {"name": p["name"]}}, headers=admin)
     assert dup.status_code == 409 and dup.json()["error"]["title"] == "Conflict"
-    assert c.post(f"{V3}/projects", json={"project": {"enabled": True}},
-                  headers=admin).status_code == 400
-    bad = c.post(f"{V3}/projects", json={"project": {"name": unique("p"), "enabled": "yes"}},
-                 headers=admin)
+    assert (
+        c.post(f"{V3}/projects", json={"project": {"enabled": True}}, headers=admin).status_code
+        == 400
+    )
+    bad = c.post(
+        f"{V3}/projects", json={"project": {"name": unique("p"), "enabled": "yes"}}, headers=admin
+    )
     assert bad.status_code == 400 and "enabled" in bad.json()["error"]["message"]
-    assert c.post(f"{V3}/projects", json={"project": {"name": unique("p"),
-                                                      "domain_id": "nope"}},
-                  headers=admin).status_code == 400
-    assert c.patch(f"{V3}/projects/{p['id']}", json={"project": {"domain_id": "other"}},
-                   headers=admin).status_code == 400
-    assert c.patch(f"{V3}/projects/missing", json={"project": {"name": "x"}},
-                   headers=admin).status_code == 404
+    assert (
+        c.post(
+            f"{V3}/projects",
+            json={"project": {"name": unique("p"), "domain_id": "nope"}},
+            headers=admin,
+        ).status_code
+        == 400
+    )
+    assert (
+        c.patch(
+            f"{V3}/projects/{p['id']}", json={"project": {"domain_id": "other"}}, headers=admin
+        ).status_code
+        == 400
+    )
+    assert (
+        c.patch(
+            f"{V3}/projects/missing", json={"project": {"name": "x"}}, headers=admin
+        ).status_code
+        == 404
+    )
     assert c.delete(f"{V3}/projects/missing", headers=admin).status_code == 404
 
 
@@ -141,11 +192,18 @@ def test_hierarchy(cloud: Cloud, admin: dict) -> None:
     c = cloud.client
     r = c.delete(f"{V3}/projects/{parent['id']}", headers=admin)
     assert r.status_code == 403 and "not a leaf" in r.json()["error"]["message"]
-    r = c.patch(f"{V3}/projects/{parent['id']}", json={"project": {"enabled": False}},
-                headers=admin)
+    r = c.patch(
+        f"{V3}/projects/{parent['id']}", json={"project": {"enabled": False}}, headers=admin
+    )
     assert r.status_code == 403
-    assert c.patch(f"{V3}/projects/{child['id']}", json={"project": {"parent_id": "default"}},
-                   headers=admin).status_code == 403
+    assert (
+        c.patch(
+            f"{V3}/projects/{child['id']}",
+            json={"project": {"parent_id": "default"}},
+            headers=admin,
+        ).status_code
+        == 403
+    )
     assert c.delete(f"{V3}/projects/{child['id']}", headers=admin).status_code == 204
     assert c.delete(f"{V3}/projects/{parent['id']}", headers=admin).status_code == 204
     assert c.get(f"{V3}/projects/{parent['id']}", headers=admin).status_code == 404
@@ -177,10 +235,16 @@ def test_member_reads_own_project_only(cloud: Cloud, admin: dict) -> None:
     assert r.status_code == 403 and r.json()["error"]["code"] == 403
     assert c.get(f"{V3}/projects/does-not-exist", headers=h).status_code == 403
     assert c.get(f"{V3}/projects", headers=h).status_code == 403
-    assert c.post(f"{V3}/projects", json={"project": {"name": unique("x")}},
-                  headers=h).status_code == 403
-    assert c.patch(f"{V3}/projects/{mine['id']}", json={"project": {"description": "x"}},
-                   headers=h).status_code == 403
+    assert (
+        c.post(f"{V3}/projects", json={"project": {"name": unique("x")}}, headers=h).status_code
+        == 403
+    )
+    assert (
+        c.patch(
+            f"{V3}/projects/{mine['id']}", json={"project": {"description": "x"}}, headers=h
+        ).status_code
+        == 403
+    )
 
 
 def test_user_projects(cloud: Cloud, admin: dict) -> None:
@@ -199,12 +263,17 @@ def test_disable_and_delete_revoke_project_tokens(cloud: Cloud, admin: dict) -> 
     project, user, token = _member(cloud, admin)
     h = cloud.headers(token)
     assert c.get(f"{V3}/projects/{project['id']}", headers=h).status_code == 200
-    r = c.patch(f"{V3}/projects/{project['id']}", json={"project": {"enabled": False}},
-                headers=admin)
+    r = c.patch(
+        f"{V3}/projects/{project['id']}", json={"project": {"enabled": False}}, headers=admin
+    )
     assert r.status_code == 200 and r.json()["project"]["enabled"] is False
     assert c.get(f"{V3}/projects/{project['id']}", headers=h).status_code == 401
-    assert c.patch(f"{V3}/projects/{project['id']}", json={"project": {"enabled": True}},
-                   headers=admin).status_code == 200
+    assert (
+        c.patch(
+            f"{V3}/projects/{project['id']}", json={"project": {"enabled": True}}, headers=admin
+        ).status_code
+        == 200
+    )
     token2 = cloud.token(user["name"], _password_of(cloud, admin, user), project["name"])
     assert c.delete(f"{V3}/projects/{project['id']}", headers=admin).status_code == 204
     assert c.get(f"{V3}/auth/catalog", headers=cloud.headers(token2)).status_code == 401
@@ -215,7 +284,8 @@ def test_disable_and_delete_revoke_project_tokens(cloud: Cloud, admin: dict) -> 
 def _password_of(cloud: Cloud, admin: dict, user: dict) -> str:
     """Reset the user's password (admin) and return it."""
     password = "reset-" + unique("pw")
-    r = cloud.client.patch(f"{V3}/users/{user['id']}", json={"user": {"password": password}},
-                           headers=admin)
+    r = cloud.client.patch(
+        f"{V3}/users/{user['id']}", json={"user": {"password": password}}, headers=admin
+    )
     assert r.status_code == 200
     return password

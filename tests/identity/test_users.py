@@ -26,23 +26,38 @@ def _member_token(cloud: Cloud, admin: dict, user: dict, password: str) -> str:
     c = cloud.client
     demo = c.get(f"{V3}/projects?name=demo", headers=admin).json()["projects"][0]
     member = c.get(f"{V3}/roles?name=member", headers=admin).json()["roles"][0]
-    assert c.put(f"{V3}/projects/{demo['id']}/users/{user['id']}/roles/{member['id']}",
-                 headers=admin).status_code == 204
+    assert (
+        c.put(
+            f"{V3}/projects/{demo['id']}/users/{user['id']}/roles/{member['id']}", headers=admin
+        ).status_code
+        == 204
+    )
     return cloud.token(user["name"], password, "demo")
 
 
 def _auth_status(cloud: Cloud, name: str, password: str) -> int:
-    return cloud.client.post(f"{V3}/auth/tokens", json={"auth": {"identity": {
-        "methods": ["password"], "password": {"user": {
-            "name": name, "domain": {"id": "default"}, "password": password}}}}}).status_code
+    return cloud.client.post(
+        f"{V3}/auth/tokens",
+        json={
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": name, "domain": {"id": "default"}, "password": password}
+                    },
+                }
+            }
+        },
+    ).status_code
 
 
 def test_create_shape_never_returns_password(cloud: Cloud, admin: dict) -> None:
     user, _ = _user(cloud, admin)
     assert set(user) == USER_KEYS
     assert user["password_expires_at"] is None and user["domain_id"] == "default"
-    full, _ = _user(cloud, admin, email="a@example.org", description="d",
-                    default_project_id="abc", team="blue")
+    full, _ = _user(
+        cloud, admin, email="a@example.org", description="d", default_project_id="abc", team="blue"
+    )
     assert set(full) == USER_KEYS | {"email", "description", "default_project_id", "team"}
     got = cloud.client.get(f"{V3}/users/{full['id']}", headers=admin).json()["user"]
     assert got == full and "password" not in got
@@ -62,6 +77,7 @@ def test_list_matches_sample_and_filters(cloud: Cloud, admin: dict) -> None:
 
     def names(query: str) -> set[str]:
         return {u["name"] for u in c.get(f"{V3}/users?{query}", headers=admin).json()["users"]}
+
     assert names(f"name={user['name']}") == {user["name"]}
     assert user["name"] in names("domain_id=default")
     assert names("domain_id=elsewhere") == set()
@@ -88,8 +104,12 @@ def test_member_sees_self_not_others(cloud: Cloud, admin: dict) -> None:
     assert r.status_code == 200 and r.json()["user"]["name"] == user["name"]
     admin_id = c.get(f"{V3}/users?name=admin", headers=admin).json()["users"][0]["id"]
     assert c.get(f"{V3}/users/{admin_id}", headers=h).status_code == 403
-    assert c.patch(f"{V3}/users/{user['id']}", json={"user": {"enabled": False}},
-                   headers=h).status_code == 403
+    assert (
+        c.patch(
+            f"{V3}/users/{user['id']}", json={"user": {"enabled": False}}, headers=h
+        ).status_code
+        == 403
+    )
     assert c.get(f"{V3}/users/{user['id']}/groups", headers=h).status_code == 200
 
 
@@ -97,8 +117,7 @@ def test_admin_password_reset_revokes_tokens(cloud: Cloud, admin: dict) -> None:
     user, password = _user(cloud, admin)
     token = _member_token(cloud, admin, user, password)
     c = cloud.client
-    r = c.patch(f"{V3}/users/{user['id']}", json={"user": {"password": "brand-new"}},
-                headers=admin)
+    r = c.patch(f"{V3}/users/{user['id']}", json={"user": {"password": "brand-new"}}, headers=admin)
     assert r.status_code == 200 and "password" not in r.json()["user"]
     assert c.get(f"{V3}/auth/catalog", headers=cloud.headers(token)).status_code == 401
     assert _auth_status(cloud, user["name"], password) == 401
@@ -131,18 +150,23 @@ def test_self_service_password_change(cloud: Cloud, admin: dict) -> None:
     assert _auth_status(cloud, user["name"], password) == 401
     assert _auth_status(cloud, user["name"], "x2-new") == 201
     assert c.get(f"{V3}/auth/catalog", headers=cloud.headers(token)).status_code == 401
-    assert c.post(f"{V3}/users/nobody/password", json={"user": {
-        "original_password": "a", "password": "b"}}).status_code == 401
+    assert (
+        c.post(
+            f"{V3}/users/nobody/password",
+            json={"user": {"original_password": "a", "password": "b"}},
+        ).status_code
+        == 401
+    )
 
 
 def test_delete_user(cloud: Cloud, admin: dict) -> None:
     user, password = _user(cloud, admin)
     token = _member_token(cloud, admin, user, password)
     c = cloud.client
-    group = c.post(f"{V3}/groups", json={"group": {"name": unique("g")}},
-                   headers=admin).json()["group"]
-    assert c.put(f"{V3}/groups/{group['id']}/users/{user['id']}",
-                 headers=admin).status_code == 204
+    group = c.post(f"{V3}/groups", json={"group": {"name": unique("g")}}, headers=admin).json()[
+        "group"
+    ]
+    assert c.put(f"{V3}/groups/{group['id']}/users/{user['id']}", headers=admin).status_code == 204
     groups = c.get(f"{V3}/users/{user['id']}/groups", headers=admin).json()
     assert [g["id"] for g in groups["groups"]] == [group["id"]]
     assert c.delete(f"{V3}/users/{user['id']}", headers=admin).status_code == 204

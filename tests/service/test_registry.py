@@ -85,12 +85,20 @@ def test_status_rows(db: Database) -> None:
     with db.session() as s:
         rows = registry.status_rows(s, 60)
         later = registry.status_rows(s, 60, now=utcnow() + dt.timedelta(minutes=5))
-    assert [set(r) for r in rows] == [{"id", "binary", "host", "zone", "status", "state",
-                                       "updated_at", "disabled_reason"}] * 2
+    assert [set(r) for r in rows] == [
+        {"id", "binary", "host", "zone", "status", "state", "updated_at", "disabled_reason"}
+    ] * 2
     ctl, cmp = rows
-    assert (ctl["binary"], ctl["zone"], ctl["status"], ctl["state"]) == \
-        ("stackbox-conductor", "internal", "enabled", "up")
-    assert (cmp["zone"], cmp["status"], cmp["disabled_reason"]) == \
-        ("nova", "disabled", "maintenance")
+    assert (ctl["binary"], ctl["zone"], ctl["status"], ctl["state"]) == (
+        "stackbox-conductor",
+        "internal",
+        "enabled",
+        "up",
+    )
+    assert (cmp["zone"], cmp["status"], cmp["disabled_reason"]) == (
+        "nova",
+        "disabled",
+        "maintenance",
+    )
     dt.datetime.fromisoformat(ctl["updated_at"])
     assert [r["state"] for r in later] == ["down", "down"]

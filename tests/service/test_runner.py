@@ -49,12 +49,20 @@ async def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 def conductor(cfg: sbconfig.Config, bus: sbbus.Bus, db: Database, host: str = "ctl1") -> Service:
-    return Service(cfg, bus, db=db, binary="stackbox-conductor", topic="conductor",
-                   host=host, manager=ConductorManager(db, host))
+    return Service(
+        cfg,
+        bus,
+        db=db,
+        binary="stackbox-conductor",
+        topic="conductor",
+        host=host,
+        manager=ConductorManager(db, host),
+    )
 
 
-async def test_conductor_answers_ping_and_heartbeats(cfg: sbconfig.Config, bus: sbbus.Bus,
-                                                     db: Database) -> None:
+async def test_conductor_answers_ping_and_heartbeats(
+    cfg: sbconfig.Config, bus: sbbus.Bus, db: Database
+) -> None:
     svc = conductor(cfg, bus, db)
     await svc.start()
     try:
@@ -66,14 +74,18 @@ async def test_conductor_answers_ping_and_heartbeats(cfg: sbconfig.Config, bus: 
         await until(lambda: counts(db)["stackbox-conductor@ctl1"] >= 4)
         with db.session() as s:
             [row] = registry.status_rows(s, cfg.get("service", "service_down_time"))
-        assert (row["binary"], row["state"], row["zone"]) == \
-            ("stackbox-conductor", "up", "internal")
+        assert (row["binary"], row["state"], row["zone"]) == (
+            "stackbox-conductor",
+            "up",
+            "internal",
+        )
     finally:
         await svc.stop()
 
 
 async def test_worker_without_db_heartbeats_through_the_conductor(
-        cfg: sbconfig.Config, bus: sbbus.Bus, db: Database) -> None:
+    cfg: sbconfig.Config, bus: sbbus.Bus, db: Database
+) -> None:
     ctl = conductor(cfg, bus, db)
     await ctl.start()
 
@@ -81,8 +93,9 @@ async def test_worker_without_db_heartbeats_through_the_conductor(
         def hostname(self) -> str:
             return "cmp1"
 
-    worker = Service(cfg, bus, binary="stackbox-compute", topic="compute", host="cmp1",
-                     manager=ComputeManager())
+    worker = Service(
+        cfg, bus, binary="stackbox-compute", topic="compute", host="cmp1", manager=ComputeManager()
+    )
     await worker.start()
     try:
         await until(lambda: counts(db).get("stackbox-compute@cmp1", 0) >= 3)
@@ -96,8 +109,9 @@ async def test_worker_without_db_heartbeats_through_the_conductor(
         await ctl.stop()
 
 
-async def test_api_service_heartbeats_without_serving(cfg: sbconfig.Config, bus: sbbus.Bus,
-                                                      db: Database) -> None:
+async def test_api_service_heartbeats_without_serving(
+    cfg: sbconfig.Config, bus: sbbus.Bus, db: Database
+) -> None:
     api = Service(cfg, bus, db=db, binary="stackbox-api", topic="api", host="ctl1")
     await api.start()
     try:
@@ -109,8 +123,9 @@ async def test_api_service_heartbeats_without_serving(cfg: sbconfig.Config, bus:
         await api.stop()
 
 
-async def test_stop_is_clean_and_idempotent(cfg: sbconfig.Config, bus: sbbus.Bus,
-                                            db: Database) -> None:
+async def test_stop_is_clean_and_idempotent(
+    cfg: sbconfig.Config, bus: sbbus.Bus, db: Database
+) -> None:
     svc = conductor(cfg, bus, db)
     await svc.start()
     await svc.start()  # a second start is a no-op
@@ -138,13 +153,21 @@ async def test_heartbeat_failures_do_not_stop_the_loop(cfg: sbconfig.Config) -> 
                 raise sbbus.BusError("broker away")
 
     flaky = FlakyBus()
-    svc = Service(cfg, flaky, binary="stackbox-volume", topic="volume",  # type: ignore[arg-type]
-                  host="vol1")
+    svc = Service(
+        cfg,
+        flaky,
+        binary="stackbox-volume",
+        topic="volume",  # type: ignore[arg-type]
+        host="vol1",
+    )
     await svc.start()
     try:
         await until(lambda: len(flaky.casts) >= 4)
-        assert flaky.casts[-1] == {"binary": "stackbox-volume", "topic": "volume",
-                                   "service_host": "vol1"}
+        assert flaky.casts[-1] == {
+            "binary": "stackbox-volume",
+            "topic": "volume",
+            "service_host": "vol1",
+        }
     finally:
         await svc.stop()
 
@@ -153,8 +176,10 @@ async def test_heartbeat_failures_do_not_stop_the_loop(cfg: sbconfig.Config) -> 
 async def test_unimplemented_roles_are_refused_clearly(cfg: sbconfig.Config, role: str) -> None:
     with pytest.raises(RoleNotAvailable) as info:
         await runner.run_role(cfg, role, asyncio.Event())
-    assert str(info.value) == (f"role '{role}' is not implemented yet in this version of "
-                               "stackbox; available: api, conductor")
+    assert str(info.value) == (
+        f"role '{role}' is not implemented yet in this version of "
+        "stackbox; available: api, conductor"
+    )
 
 
 async def test_unknown_role_and_api_are_refused(cfg: sbconfig.Config) -> None:

@@ -24,9 +24,9 @@ def _vary(req: Req | None, resp: Response) -> None:
     resp.headers["Vary"] = "X-Auth-Token"
 
 
-ROUTER = Router("identity", prefix="/identity", style="identity",
-                policy_defaults=policies.RULES, decorate=_vary)
+ROUTER = Router(
+    "identity", prefix="/identity", style="identity", policy_defaults=policies.RULES, decorate=_vary
+)
 
-for module in (versions, auth, domains, projects, users, groups, roles, assignments,
-               catalog_api):
+for module in (versions, auth, domains, projects, users, groups, roles, assignments, catalog_api):
     module.register(ROUTER)

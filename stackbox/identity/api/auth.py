@@ -20,38 +20,66 @@ from stackbox.identity.tokens import lookup_user
 
 _ID_OR_NAME: dict[str, Any] = {
     "type": "object",
-    "properties": {"id": {"type": "string"}, "name": {"type": "string"},
-                   "domain": {"type": "object", "properties": {
-                       "id": {"type": "string"}, "name": {"type": "string"}}}},
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "domain": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+        },
+    },
 }
 
 AUTH_SCHEMA = {
     "type": "object",
     "required": ["auth"],
-    "properties": {"auth": {
-        "type": "object",
-        "required": ["identity"],
-        "properties": {
-            "identity": {
-                "type": "object",
-                "required": ["methods"],
-                "properties": {
-                    "methods": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                    "password": {"type": "object", "required": ["user"], "properties": {
-                        "user": {**_ID_OR_NAME, "required": ["password"], "properties": {
-                            **_ID_OR_NAME["properties"], "password": {"type": "string"}}}}},
-                    "token": {"type": "object", "required": ["id"],
-                              "properties": {"id": {"type": "string"}}},
+    "properties": {
+        "auth": {
+            "type": "object",
+            "required": ["identity"],
+            "properties": {
+                "identity": {
+                    "type": "object",
+                    "required": ["methods"],
+                    "properties": {
+                        "methods": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                        "password": {
+                            "type": "object",
+                            "required": ["user"],
+                            "properties": {
+                                "user": {
+                                    **_ID_OR_NAME,
+                                    "required": ["password"],
+                                    "properties": {
+                                        **_ID_OR_NAME["properties"],
+                                        "password": {"type": "string"},
+                                    },
+                                }
+                            },
+                        },
+                        "token": {
+                            "type": "object",
+                            "required": ["id"],
+                            "properties": {"id": {"type": "string"}},
+                        },
+                    },
+                },
+                "scope": {
+                    "oneOf": [
+                        {"type": "string", "enum": ["unscoped"]},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "project": _ID_OR_NAME,
+                                "domain": _ID_OR_NAME,
+                                "system": {"type": "object"},
+                            },
+                        },
+                    ]
                 },
             },
-            "scope": {"oneOf": [
-                {"type": "string", "enum": ["unscoped"]},
-                {"type": "object", "properties": {
-                    "project": _ID_OR_NAME, "domain": _ID_OR_NAME,
-                    "system": {"type": "object"}}},
-            ]},
-        },
-    }},
+        }
+    },
 }
 
 
@@ -138,10 +166,10 @@ def issue_token(req: Req) -> Response:
         raise errors.Unauthorized(f"User {user.id} has no access to domain {domain.id}.")
     if system and not store.effective_role_ids(req.db, user.id, system=True):
         raise errors.Unauthorized(f"User {user.id} has no access to the system.")
-    token, ctx = svc.issue(req.db, user, methods, project=project, domain=domain,
-                           system=system, **kw)
-    body = svc.token_body(req.db, ctx, with_catalog="nocatalog" not in req.query,
-                          base_url=req.base_url)
+    token, ctx = svc.issue(
+        req.db, user, methods, project=project, domain=domain, system=system, **kw
+    )
+    body = svc.token_body(req.db, ctx, with_catalog="nocatalog" not in req.query)
     return JSONResponse(body, status_code=201, headers={"X-Subject-Token": token})
 
 
@@ -159,12 +187,9 @@ def register(router: Router) -> None:
 
     @router.route("GET", "/v3/auth/tokens")
     def validate_token(req: Req) -> Response:
-        action = "identity:check_token" if req.raw.method == "HEAD" else \
-            "identity:validate_token"
+        action = "identity:check_token" if req.raw.method == "HEAD" else "identity:validate_token"
         token, ctx = _subject(req, action)
-        body = req.state.identity.token_body(req.db, ctx,
-                                             with_catalog="nocatalog" not in req.query,
-                                             base_url=req.base_url)
+        body = req.state.identity.token_body(req.db, ctx, with_catalog="nocatalog" not in req.query)
         return JSONResponse(body, headers={"X-Subject-Token": token})
 
     @router.route("DELETE", "/v3/auth/tokens")
@@ -176,34 +201,52 @@ def register(router: Router) -> None:
     def auth_catalog(req: Req) -> dict:
         if req.context.scope == "unscoped":
             raise errors.Forbidden("A catalog needs a scoped token.")
-        return {"catalog": catalog.token_catalog(req.db),
-                "links": {"self": v3_url(req, "/auth/catalog")}}
+        return {
+            "catalog": catalog.token_catalog(req.db),
+            "links": {"self": v3_url(req, "/auth/catalog")},
+        }
 
     @router.route("GET", "/v3/auth/projects")
     def auth_projects(req: Req) -> dict:
-        return {"projects": [_project_brief(req, p) for p in _my_projects(req)],
-                "links": {"self": v3_url(req, "/auth/projects"), "previous": None,
-                          "next": None}}
+        return {
+            "projects": [_project_brief(req, p) for p in _my_projects(req)],
+            "links": {"self": v3_url(req, "/auth/projects"), "previous": None, "next": None},
+        }
 
     @router.route("GET", "/v3/auth/domains")
     def auth_domains(req: Req) -> dict:
         ctx = req.context
         actors = [ctx.user_id, *store.user_group_ids(req.db, ctx.user_id)]
-        ids = set(req.db.scalars(select(Assignment.target_id).where(
-            Assignment.actor_id.in_(actors),
-            Assignment.type.in_((store.USER_DOMAIN, store.GROUP_DOMAIN)))))
+        ids = set(
+            req.db.scalars(
+                select(Assignment.target_id).where(
+                    Assignment.actor_id.in_(actors),
+                    Assignment.type.in_((store.USER_DOMAIN, store.GROUP_DOMAIN)),
+                )
+            )
+        )
         doms = req.db.scalars(select(Domain).where(Domain.id.in_(ids), Domain.enabled.is_(True)))
-        return {"domains": [{"id": d.id, "name": d.name, "description": d.description or "",
-                             "enabled": d.enabled, "links": self_link(req, "domains", d.id)}
-                            for d in doms],
-                "links": {"self": v3_url(req, "/auth/domains"), "previous": None,
-                          "next": None}}
+        return {
+            "domains": [
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "description": d.description or "",
+                    "enabled": d.enabled,
+                    "links": self_link(req, "domains", d.id),
+                }
+                for d in doms
+            ],
+            "links": {"self": v3_url(req, "/auth/domains"), "previous": None, "next": None},
+        }
 
     @router.route("GET", "/v3/auth/system")
     def auth_system(req: Req) -> dict:
         ok = bool(store.effective_role_ids(req.db, req.context.user_id, system=True))
-        return {"system": [{"all": True}] if ok else [],
-                "links": {"self": v3_url(req, "/auth/system"), "previous": None, "next": None}}
+        return {
+            "system": [{"all": True}] if ok else [],
+            "links": {"self": v3_url(req, "/auth/system"), "previous": None, "next": None},
+        }
 
 
 def _my_projects(req: Req) -> list[Project]:
@@ -211,14 +254,19 @@ def _my_projects(req: Req) -> list[Project]:
     or inherited from the project's domain or an ancestor project."""
     ctx = req.context
     actors = [ctx.user_id, *store.user_group_ids(req.db, ctx.user_id)]
-    rows = req.db.execute(select(Assignment.target_id, Assignment.inherited).where(
-        Assignment.actor_id.in_(actors),
-        Assignment.type.in_((store.USER_PROJECT, store.GROUP_PROJECT,
-                             store.USER_DOMAIN, store.GROUP_DOMAIN)))).all()
+    rows = req.db.execute(
+        select(Assignment.target_id, Assignment.inherited).where(
+            Assignment.actor_id.in_(actors),
+            Assignment.type.in_(
+                (store.USER_PROJECT, store.GROUP_PROJECT, store.USER_DOMAIN, store.GROUP_DOMAIN)
+            ),
+        )
+    ).all()
     direct = {t for t, inherited in rows if not inherited}
     inherited = {t for t, inh in rows if inh}
-    projects = list(req.db.scalars(select(Project).where(Project.enabled.is_(True))
-                                   .order_by(Project.name)))
+    projects = list(
+        req.db.scalars(select(Project).where(Project.enabled.is_(True)).order_by(Project.name))
+    )
     by_id = {p.id: p for p in projects}
 
     def reachable(p: Project) -> bool:
@@ -231,11 +279,20 @@ def _my_projects(req: Req) -> list[Project]:
             seen.add(parent)
             parent = by_id[parent].parent_id
         return False
+
     return [p for p in projects if reachable(p)]
 
 
 def _project_brief(req: Req, p: Project) -> dict:
-    return {"id": p.id, "name": p.name, "domain_id": p.domain_id,
-            "description": p.description or "", "enabled": p.enabled,
-            "parent_id": p.parent_id, "is_domain": False, "tags": list(p.tags or []),
-            "options": {}, "links": self_link(req, "projects", p.id)}
+    return {
+        "id": p.id,
+        "name": p.name,
+        "domain_id": p.domain_id,
+        "description": p.description or "",
+        "enabled": p.enabled,
+        "parent_id": p.parent_id,
+        "is_domain": False,
+        "tags": list(p.tags or []),
+        "options": {},
+        "links": self_link(req, "projects", p.id),
+    }

@@ -23,8 +23,10 @@ def self_link(req: Req, collection: str, rid: str) -> dict:
 
 
 def collection(req: Req, name: str, items: Iterable[dict], path: str | None = None) -> dict:
-    return {name: list(items), "links": {"next": None, "self": v3_url(req, path or f"/{name}"),
-                                         "previous": None}}
+    return {
+        name: list(items),
+        "links": {"next": None, "self": v3_url(req, path or f"/{name}"), "previous": None},
+    }
 
 
 def not_found(kind: str, rid: str) -> errors.NotFound:
@@ -32,8 +34,10 @@ def not_found(kind: str, rid: str) -> errors.NotFound:
 
 
 def conflict(kind: str, field: str, value: str) -> errors.Conflict:
-    return errors.Conflict(f"Conflict occurred attempting to store {kind} - Duplicate entry "
-                           f"found with {field} {value}.")
+    return errors.Conflict(
+        f"Conflict occurred attempting to store {kind} - Duplicate entry "
+        f"found with {field} {value}."
+    )
 
 
 def apply_filters(req: Req, q: Select, columns: dict[str, Any]) -> Select:
@@ -57,8 +61,9 @@ def require_obj(body: Any, key: str) -> dict:
     return body[key]
 
 
-def update_fields(row: Any, data: dict, fields: Iterable[str],
-                  convert: Callable[[str, Any], Any] | None = None) -> None:
+def update_fields(
+    row: Any, data: dict, fields: Iterable[str], convert: Callable[[str, Any], Any] | None = None
+) -> None:
     for f in fields:
         if f in data:
             setattr(row, f, convert(f, data[f]) if convert else data[f])

@@ -31,8 +31,13 @@ from stackbox.identity.api.common import (
 )
 from stackbox.identity.models import Assignment, Domain, Group, Project, Role, User
 
-_PROPS = {"name": NAME_64, "description": NULLABLE_STR, "enabled": BOOL, "tags": TAGS,
-          "options": {"type": "object"}}
+_PROPS = {
+    "name": NAME_64,
+    "description": NULLABLE_STR,
+    "enabled": BOOL,
+    "tags": TAGS,
+    "options": {"type": "object"},
+}
 CREATE_SCHEMA = body_schema("domain", {**_PROPS, "explicit_domain_id": ID_STR}, ("name",))
 UPDATE_SCHEMA = body_schema("domain", _PROPS)
 _KNOWN = (*_PROPS, "explicit_domain_id")
@@ -42,16 +47,24 @@ def view(req: Req, d: Domain) -> dict:
     """A domain as Keystone shows it; unknown attributes given at create time (and the
     tags, which have no column) live in `extra`."""
     out = dict(d.extra or {})
-    out.update(id=d.id, name=d.name, description=d.description or "", enabled=d.enabled,
-               tags=list(out.get("tags") or []), options={},
-               links=self_link(req, "domains", d.id))
+    out.update(
+        id=d.id,
+        name=d.name,
+        description=d.description or "",
+        enabled=d.enabled,
+        tags=list(out.get("tags") or []),
+        options={},
+        links=self_link(req, "domains", d.id),
+    )
     return out
 
 
 def _conflict(name: str) -> errors.Conflict:
-    return errors.Conflict("Conflict occurred attempting to store project - it is not "
-                           "permitted to have two projects acting as domains with the same "
-                           f"name: {name}.")
+    return errors.Conflict(
+        "Conflict occurred attempting to store project - it is not "
+        "permitted to have two projects acting as domains with the same "
+        f"name: {name}."
+    )
 
 
 def _target(d: Domain | None) -> dict:
@@ -61,8 +74,7 @@ def _target(d: Domain | None) -> dict:
 def purge_domain(req: Req, d: Domain) -> None:
     """Delete a domain and everything in it."""
     s = req.db
-    projects.purge_projects(s, list(s.scalars(select(Project.id).where(
-        Project.domain_id == d.id))))
+    projects.purge_projects(s, list(s.scalars(select(Project.id).where(Project.domain_id == d.id))))
     users.purge_users(s, list(s.scalars(select(User.id).where(User.domain_id == d.id))))
     groups.purge_groups(s, list(s.scalars(select(Group.id).where(Group.domain_id == d.id))))
     roles.purge_roles(s, list(s.scalars(select(Role.id).where(Role.domain_id == d.id))))
@@ -79,14 +91,20 @@ def register(router: Router) -> None:
         name = data["name"].strip()
         if store.domain_by_name(req.db, name) is not None:
             raise _conflict(name)
-        d = Domain(name=name, description=data.get("description", ""),
-                   enabled=data.get("enabled", True), extra=extras(data, _KNOWN))
+        d = Domain(
+            name=name,
+            description=data.get("description", ""),
+            enabled=data.get("enabled", True),
+            extra=extras(data, _KNOWN),
+        )
         if data.get("tags"):
             d.extra = {**d.extra, "tags": list(data["tags"])}
         if data.get("explicit_domain_id"):
             if req.db.get(Domain, data["explicit_domain_id"]) is not None:
-                raise errors.Conflict("Conflict occurred attempting to store domain - "
-                                      f"Duplicate ID, {data['explicit_domain_id']}.")
+                raise errors.Conflict(
+                    "Conflict occurred attempting to store domain - "
+                    f"Duplicate ID, {data['explicit_domain_id']}."
+                )
             d.id = data["explicit_domain_id"]
         req.db.add(d)
         flush_or_conflict(req, lambda: _conflict(name))
@@ -95,8 +113,11 @@ def register(router: Router) -> None:
     @router.route("GET", "/v3/domains")
     def list_domains(req: Req) -> dict:
         req.authorize("identity:list_domains")
-        q = apply_filters(req, select(Domain).order_by(Domain.name),
-                          {"name": Domain.name, "enabled": Domain.enabled, "id": Domain.id})
+        q = apply_filters(
+            req,
+            select(Domain).order_by(Domain.name),
+            {"name": Domain.name, "enabled": Domain.enabled, "id": Domain.id},
+        )
         return collection(req, "domains", (view(req, d) for d in req.db.scalars(q)))
 
     @router.route("GET", "/v3/domains/{domain_id}")
@@ -148,6 +169,7 @@ def register(router: Router) -> None:
         if d.id == DEFAULT_DOMAIN_ID:
             raise errors.Forbidden("Cannot delete the default domain.")
         if d.enabled:
-            raise errors.Forbidden("Cannot delete a domain that is enabled, please disable "
-                                   "it first.")
+            raise errors.Forbidden(
+                "Cannot delete a domain that is enabled, please disable it first."
+            )
         purge_domain(req, d)

@@ -35,14 +35,21 @@ _GROUP_TYPES = (store.GROUP_PROJECT, store.GROUP_DOMAIN, store.GROUP_SYSTEM)
 
 def view(req: Req, g: Group) -> dict:
     out = dict(g.extra) if g.extra else {}
-    out.update(id=g.id, name=g.name, domain_id=g.domain_id,
-               description=g.description or "", links=self_link(req, "groups", g.id))
+    out.update(
+        id=g.id,
+        name=g.name,
+        domain_id=g.domain_id,
+        description=g.description or "",
+        links=self_link(req, "groups", g.id),
+    )
     return out
 
 
 def _conflict(name: str, domain_id: str) -> errors.Conflict:
-    return errors.Conflict("Conflict occurred attempting to store group - Duplicate entry "
-                           f"found with name {name} at domain ID {domain_id}.")
+    return errors.Conflict(
+        "Conflict occurred attempting to store group - Duplicate entry "
+        f"found with name {name} at domain ID {domain_id}."
+    )
 
 
 def _group_by_name(s: Session, name: str, domain_id: str) -> Group | None:
@@ -72,8 +79,9 @@ def purge_groups(s: Session, ids: list[str]) -> None:
     if not ids:
         return
     s.execute(delete(GroupMembership).where(GroupMembership.group_id.in_(ids)))
-    s.execute(delete(Assignment).where(Assignment.actor_id.in_(ids),
-                                       Assignment.type.in_(_GROUP_TYPES)))
+    s.execute(
+        delete(Assignment).where(Assignment.actor_id.in_(ids), Assignment.type.in_(_GROUP_TYPES))
+    )
     s.execute(delete(Group).where(Group.id.in_(ids)))
     store.bump_revision(s)
 
@@ -81,8 +89,7 @@ def purge_groups(s: Session, ids: list[str]) -> None:
 def _membership(req: Req, action: str) -> tuple[Group, User, GroupMembership | None]:
     uid = req.params["user_id"]
     user = req.db.get(User, uid)
-    g = _load(req, action, {"user": {"id": uid,
-                                     "domain_id": user.domain_id if user else None}})
+    g = _load(req, action, {"user": {"id": uid, "domain_id": user.domain_id if user else None}})
     if user is None:
         raise not_found("user", uid)
     return g, user, req.db.get(GroupMembership, (uid, g.id))
@@ -99,8 +106,12 @@ def register(router: Router) -> None:
         name = data["name"].strip()
         if _group_by_name(req.db, name, domain_id) is not None:
             raise _conflict(name, domain_id)
-        g = Group(name=name, domain_id=domain_id, description=data.get("description", ""),
-                  extra=extras(data, _PROPS))
+        g = Group(
+            name=name,
+            domain_id=domain_id,
+            description=data.get("description", ""),
+            extra=extras(data, _PROPS),
+        )
         req.db.add(g)
         flush_or_conflict(req, lambda: _conflict(name, domain_id))
         return {"group": view(req, g)}
@@ -110,8 +121,11 @@ def register(router: Router) -> None:
         ctx = req.context
         domain_id = ctx.domain_id or req.query.get("domain_id")
         req.authorize("identity:list_groups", {"target": {"domain_id": domain_id}})
-        q = apply_filters(req, select(Group).order_by(Group.name),
-                          {"name": Group.name, "domain_id": Group.domain_id})
+        q = apply_filters(
+            req,
+            select(Group).order_by(Group.name),
+            {"name": Group.name, "domain_id": Group.domain_id},
+        )
         if ctx.domain_id:
             q = q.where(Group.domain_id == ctx.domain_id)
         return collection(req, "groups", (view(req, g) for g in req.db.scalars(q)))
@@ -148,12 +162,17 @@ def register(router: Router) -> None:
         from stackbox.identity.api import users
 
         g = _load(req, "identity:list_users_in_group")
-        q = apply_filters(req, select(User).join(
-            GroupMembership, GroupMembership.user_id == User.id).where(
-            GroupMembership.group_id == g.id).order_by(User.name),
-            {"name": User.name, "domain_id": User.domain_id, "enabled": User.enabled})
-        return collection(req, "users", (users.view(req, u) for u in req.db.scalars(q)),
-                          f"/groups/{g.id}/users")
+        q = apply_filters(
+            req,
+            select(User)
+            .join(GroupMembership, GroupMembership.user_id == User.id)
+            .where(GroupMembership.group_id == g.id)
+            .order_by(User.name),
+            {"name": User.name, "domain_id": User.domain_id, "enabled": User.enabled},
+        )
+        return collection(
+            req, "users", (users.view(req, u) for u in req.db.scalars(q)), f"/groups/{g.id}/users"
+        )
 
     @router.route("GET", "/v3/groups/{group_id}/users/{user_id}")
     def check_user_in_group(req: Req) -> None:

@@ -25,39 +25,37 @@ RULES: dict[str, str] = {
     "identity:get_auth_domains": "",
     "identity:get_auth_system": "",
     "identity:validate_token": f"{ADMIN_OR_SYSTEM_READER} or rule:service_role or "
-                               "rule:token_subject",
-    "identity:check_token": f"{ADMIN_OR_SYSTEM_READER} or rule:service_role or "
-                            "rule:token_subject",
+    "rule:token_subject",
+    "identity:check_token": f"{ADMIN_OR_SYSTEM_READER} or rule:service_role or rule:token_subject",
     "identity:revoke_token": f"{ADMIN} or rule:service_role or rule:token_subject",
     # domains
     "identity:get_domain": f"{ADMIN_OR_SYSTEM_READER} or domain_id:%(target.domain.id)s or "
-                           "project_domain_id:%(target.domain.id)s",
+    "project_domain_id:%(target.domain.id)s",
     "identity:list_domains": ADMIN_OR_SYSTEM_READER,
     "identity:create_domain": ADMIN,
     "identity:update_domain": ADMIN,
     "identity:delete_domain": ADMIN,
     # projects
     "identity:get_project": f"{ADMIN_OR_SYSTEM_READER} or "
-                            f"{_domain_reader('project.domain_id')} or "
-                            "project_id:%(target.project.id)s",
+    f"{_domain_reader('project.domain_id')} or "
+    "project_id:%(target.project.id)s",
     "identity:list_projects": f"{ADMIN_OR_SYSTEM_READER} or {_domain_reader('domain_id')}",
     "identity:list_user_projects": f"{ADMIN_OR_SYSTEM_READER} or "
-                                   f"{_domain_reader('user.domain_id')} or {OWNER}",
+    f"{_domain_reader('user.domain_id')} or {OWNER}",
     "identity:create_project": ADMIN,
     "identity:update_project": ADMIN,
     "identity:delete_project": ADMIN,
-    "identity:list_project_tags": f"{ADMIN_OR_SYSTEM_READER} or "
-                                  "project_id:%(target.project.id)s",
+    "identity:list_project_tags": f"{ADMIN_OR_SYSTEM_READER} or project_id:%(target.project.id)s",
     "identity:update_project_tags": ADMIN,
     # users
     "identity:get_user": f"{ADMIN_OR_SYSTEM_READER} or {_domain_reader('user.domain_id')} "
-                         f"or {OWNER}",
+    f"or {OWNER}",
     "identity:list_users": f"{ADMIN_OR_SYSTEM_READER} or {_domain_reader('domain_id')}",
     "identity:create_user": ADMIN,
     "identity:update_user": ADMIN,
     "identity:delete_user": ADMIN,
     "identity:list_groups_for_user": f"{ADMIN_OR_SYSTEM_READER} or "
-                                     f"{_domain_reader('user.domain_id')} or {OWNER}",
+    f"{_domain_reader('user.domain_id')} or {OWNER}",
     # groups
     "identity:get_group": f"{ADMIN_OR_SYSTEM_READER} or {_domain_reader('group.domain_id')}",
     "identity:list_groups": f"{ADMIN_OR_SYSTEM_READER} or {_domain_reader('domain_id')}",
@@ -65,9 +63,9 @@ RULES: dict[str, str] = {
     "identity:update_group": ADMIN,
     "identity:delete_group": ADMIN,
     "identity:list_users_in_group": f"{ADMIN_OR_SYSTEM_READER} or "
-                                    f"{_domain_reader('group.domain_id')}",
+    f"{_domain_reader('group.domain_id')}",
     "identity:check_user_in_group": f"{ADMIN_OR_SYSTEM_READER} or "
-                                    f"{_domain_reader('group.domain_id')}",
+    f"{_domain_reader('group.domain_id')}",
     "identity:add_user_to_group": ADMIN,
     "identity:remove_user_from_group": ADMIN,
     # roles and assignments
@@ -80,8 +78,7 @@ RULES: dict[str, str] = {
     "identity:list_grants": ADMIN_OR_SYSTEM_READER,
     "identity:create_grant": ADMIN,
     "identity:revoke_grant": ADMIN,
-    "identity:list_role_assignments": f"{ADMIN_OR_SYSTEM_READER} or "
-                                      f"{_domain_reader('domain_id')}",
+    "identity:list_role_assignments": f"{ADMIN_OR_SYSTEM_READER} or {_domain_reader('domain_id')}",
     # catalog
     "identity:get_region": "",
     "identity:list_regions": "",
@@ -101,21 +98,23 @@ RULES: dict[str, str] = {
 }
 
 # Rules the first list lacks (Keystone's defaults for them).
-RULES.update({
-    "identity:get_project_tag": f"{ADMIN_OR_SYSTEM_READER} or "
-                                f"{_domain_reader('project.domain_id')} or "
-                                "project_id:%(target.project.id)s",
-    "identity:create_project_tag": ADMIN,
-    "identity:delete_project_tag": ADMIN,
-    "identity:delete_project_tags": ADMIN,
-    "identity:list_role_assignments_for_tree": f"{ADMIN_OR_SYSTEM_READER} or "
-                                               f"{_domain_reader('project.domain_id')}",
-    "identity:list_system_grants_for_user": ADMIN_OR_SYSTEM_READER,
-    "identity:check_system_grant_for_user": ADMIN_OR_SYSTEM_READER,
-    "identity:create_system_grant_for_user": ADMIN,
-    "identity:revoke_system_grant_for_user": ADMIN,
-    "identity:list_system_grants_for_group": ADMIN_OR_SYSTEM_READER,
-    "identity:check_system_grant_for_group": ADMIN_OR_SYSTEM_READER,
-    "identity:create_system_grant_for_group": ADMIN,
-    "identity:revoke_system_grant_for_group": ADMIN,
-})
+RULES.update(
+    {
+        "identity:get_project_tag": f"{ADMIN_OR_SYSTEM_READER} or "
+        f"{_domain_reader('project.domain_id')} or "
+        "project_id:%(target.project.id)s",
+        "identity:create_project_tag": ADMIN,
+        "identity:delete_project_tag": ADMIN,
+        "identity:delete_project_tags": ADMIN,
+        "identity:list_role_assignments_for_tree": f"{ADMIN_OR_SYSTEM_READER} or "
+        f"{_domain_reader('project.domain_id')}",
+        "identity:list_system_grants_for_user": ADMIN_OR_SYSTEM_READER,
+        "identity:check_system_grant_for_user": ADMIN_OR_SYSTEM_READER,
+        "identity:create_system_grant_for_user": ADMIN,
+        "identity:revoke_system_grant_for_user": ADMIN,
+        "identity:list_system_grants_for_group": ADMIN_OR_SYSTEM_READER,
+        "identity:check_system_grant_for_group": ADMIN_OR_SYSTEM_READER,
+        "identity:create_system_grant_for_group": ADMIN,
+        "identity:revoke_system_grant_for_group": ADMIN,
+    }
+)

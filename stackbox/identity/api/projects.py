@@ -41,9 +41,16 @@ from stackbox.identity.api.common import (
 )
 from stackbox.identity.models import Assignment, Domain, Project, User
 
-_PROPS = {"name": NAME_64, "description": NULLABLE_STR, "domain_id": NULLABLE_ID,
-          "enabled": BOOL, "is_domain": BOOL, "parent_id": NULLABLE_ID, "tags": TAGS,
-          "options": {"type": "object"}}
+_PROPS = {
+    "name": NAME_64,
+    "description": NULLABLE_STR,
+    "domain_id": NULLABLE_ID,
+    "enabled": BOOL,
+    "is_domain": BOOL,
+    "parent_id": NULLABLE_ID,
+    "tags": TAGS,
+    "options": {"type": "object"},
+}
 CREATE_SCHEMA = body_schema("project", _PROPS, ("name",))
 UPDATE_SCHEMA = body_schema("project", _PROPS)
 TAGS_SCHEMA = {"type": "object", "required": ["tags"], "properties": {"tags": TAGS}}
@@ -52,31 +59,49 @@ TAGS_SCHEMA = {"type": "object", "required": ["tags"], "properties": {"tags": TA
 def view(req: Req, p: Project | SimpleNamespace) -> dict:
     """A project as Keystone shows it (extra attributes first, so they cannot shadow)."""
     out = dict(p.extra) if p.extra else {}
-    out.update(id=p.id, name=p.name, domain_id=p.domain_id, description=p.description or "",
-               enabled=p.enabled, parent_id=p.parent_id, is_domain=False,
-               tags=list(p.tags or ()), options={}, links=self_link(req, "projects", p.id))
+    out.update(
+        id=p.id,
+        name=p.name,
+        domain_id=p.domain_id,
+        description=p.description or "",
+        enabled=p.enabled,
+        parent_id=p.parent_id,
+        is_domain=False,
+        tags=list(p.tags or ()),
+        options={},
+        links=self_link(req, "projects", p.id),
+    )
     return out
 
 
 def domain_as_project(req: Req, d: Domain) -> dict:
     """A domain in project form (`?is_domain=true`): Keystone stores domains that way."""
-    return {"id": d.id, "name": d.name, "domain_id": None, "description": d.description or "",
-            "enabled": d.enabled, "parent_id": None, "is_domain": True,
-            "tags": list((d.extra or {}).get("tags") or []), "options": {},
-            "links": self_link(req, "projects", d.id)}
+    return {
+        "id": d.id,
+        "name": d.name,
+        "domain_id": None,
+        "description": d.description or "",
+        "enabled": d.enabled,
+        "parent_id": None,
+        "is_domain": True,
+        "tags": list((d.extra or {}).get("tags") or []),
+        "options": {},
+        "links": self_link(req, "projects", d.id),
+    }
 
 
 def _conflict(name: str, pid: str | None) -> errors.Conflict:
-    return errors.Conflict("Conflict occurred attempting to store project - it is not "
-                           "permitted to have two projects with either the same name or same "
-                           f"id in the same domain: name is {name}, project id {pid}.")
+    return errors.Conflict(
+        "Conflict occurred attempting to store project - it is not "
+        "permitted to have two projects with either the same name or same "
+        f"id in the same domain: name is {name}, project id {pid}."
+    )
 
 
 def _target(p: Project | SimpleNamespace | None) -> dict:
     if p is None:
         return {}
-    return {"target": {"project": {"id": p.id, "domain_id": p.domain_id,
-                                   "parent_id": p.parent_id}}}
+    return {"target": {"project": {"id": p.id, "domain_id": p.domain_id, "parent_id": p.parent_id}}}
 
 
 def _load(req: Req, action: str) -> Project:
@@ -105,8 +130,10 @@ def _tag_filter(req: Req, rows: Iterable[Any]) -> list[Any]:
     def split(name: str) -> set[str] | None:
         raw = req.query.get(name)
         return None if raw is None else {t for t in raw.split(",") if t}
-    all_, any_, not_all, not_any = (split(n) for n in ("tags", "tags-any", "not-tags",
-                                                       "not-tags-any"))
+
+    all_, any_, not_all, not_any = (
+        split(n) for n in ("tags", "tags-any", "not-tags", "not-tags-any")
+    )
     out = []
     for row in rows:
         have = set(row.tags or ())
@@ -126,10 +153,14 @@ def user_project_ids(s: Session, user_id: str) -> set[str]:
     """Projects the user holds a role on: directly, through a group, or inherited from a
     domain or a parent project."""
     actors = [user_id, *store.user_group_ids(s, user_id)]
-    rows = s.execute(select(Assignment.type, Assignment.target_id, Assignment.inherited).where(
-        Assignment.actor_id.in_(actors),
-        Assignment.type.in_((store.USER_PROJECT, store.GROUP_PROJECT, store.USER_DOMAIN,
-                             store.GROUP_DOMAIN)))).all()
+    rows = s.execute(
+        select(Assignment.type, Assignment.target_id, Assignment.inherited).where(
+            Assignment.actor_id.in_(actors),
+            Assignment.type.in_(
+                (store.USER_PROJECT, store.GROUP_PROJECT, store.USER_DOMAIN, store.GROUP_DOMAIN)
+            ),
+        )
+    ).all()
     ids = {t for kind, t, inh in rows if not inh and kind.endswith("Project")}
     inherited = {t for _k, t, inh in rows if inh}
     ids.update(descendant_ids(s, inherited))
@@ -138,8 +169,7 @@ def user_project_ids(s: Session, user_id: str) -> set[str]:
 
 def _create(req: Req, data: dict) -> Project:
     if data.get("is_domain"):
-        raise errors.BadRequest("Projects acting as domains are created through "
-                                "/v3/domains.")
+        raise errors.BadRequest("Projects acting as domains are created through /v3/domains.")
     domain_id, parent_id = data.get("domain_id"), data.get("parent_id")
     if parent_id and parent_id != domain_id:
         parent = req.db.get(Project, parent_id)
@@ -148,25 +178,34 @@ def _create(req: Req, data: dict) -> Project:
                 raise errors.BadRequest(f"Could not find project: {parent_id}.")
             domain_id = domain_id or parent_id
             if domain_id != parent_id:
-                raise errors.BadRequest(f"Cannot create project, the parent ({parent_id}) "
-                                        "is acting as a domain, but this project's domain id "
-                                        f"({domain_id}) does not match the parent's id.")
+                raise errors.BadRequest(
+                    f"Cannot create project, the parent ({parent_id}) "
+                    "is acting as a domain, but this project's domain id "
+                    f"({domain_id}) does not match the parent's id."
+                )
         else:
             domain_id = domain_id or parent.domain_id
             if domain_id != parent.domain_id:
-                raise errors.BadRequest("Cannot create project, since it specifies its "
-                                        f"domain_id {domain_id}, but specifies a parent in a "
-                                        f"different domain ({parent.domain_id}).")
+                raise errors.BadRequest(
+                    "Cannot create project, since it specifies its "
+                    f"domain_id {domain_id}, but specifies a parent in a "
+                    f"different domain ({parent.domain_id})."
+                )
     domain_id = domain_id or req.context.domain_id or DEFAULT_DOMAIN_ID
     if req.db.get(Domain, domain_id) is None:
         raise errors.BadRequest(f"Could not find domain: {domain_id}.")
     name = data["name"].strip()
     if store.project_by_name(req.db, name, domain_id) is not None:
         raise _conflict(name, None)
-    p = Project(name=name, domain_id=domain_id, parent_id=parent_id or domain_id,
-                description=data.get("description", ""), enabled=data.get("enabled", True),
-                tags=[t.strip() for t in data.get("tags") or []],
-                extra=extras(data, _PROPS))
+    p = Project(
+        name=name,
+        domain_id=domain_id,
+        parent_id=parent_id or domain_id,
+        description=data.get("description", ""),
+        enabled=data.get("enabled", True),
+        tags=[t.strip() for t in data.get("tags") or []],
+        extra=extras(data, _PROPS),
+    )
     req.db.add(p)
     flush_or_conflict(req, lambda: _conflict(name, p.id))
     return p
@@ -191,10 +230,12 @@ def _update(req: Req, p: Project, data: dict) -> None:
     if "tags" in data:
         p.tags = [t.strip() for t in data["tags"] or []]
     if "enabled" in data and data["enabled"] != p.enabled:
-        if not data["enabled"] and req.db.scalar(select(Project.id).where(
-                Project.parent_id == p.id, Project.enabled.is_(True)).limit(1)):
-            raise errors.Forbidden(f"Cannot disable project {p.id} since its subtree "
-                                   "contains enabled projects.")
+        if not data["enabled"] and req.db.scalar(
+            select(Project.id).where(Project.parent_id == p.id, Project.enabled.is_(True)).limit(1)
+        ):
+            raise errors.Forbidden(
+                f"Cannot disable project {p.id} since its subtree contains enabled projects."
+            )
         p.enabled = data["enabled"]
         if not p.enabled:
             store.revoke(req.db, project_id=p.id)
@@ -229,13 +270,24 @@ def register(router: Router) -> None:
         domain_id = ctx.domain_id or req.query.get("domain_id")
         req.authorize("identity:list_projects", {"target": {"domain_id": domain_id}})
         if req.query_bool("is_domain"):
-            q = apply_filters(req, select(Domain).order_by(Domain.name),
-                              {"name": Domain.name, "enabled": Domain.enabled})
-            return collection(req, "projects", (domain_as_project(req, d)
-                                                for d in req.db.scalars(q)))
-        q = apply_filters(req, select(Project).order_by(Project.name), {
-            "name": Project.name, "domain_id": Project.domain_id,
-            "enabled": Project.enabled, "parent_id": Project.parent_id})
+            q = apply_filters(
+                req,
+                select(Domain).order_by(Domain.name),
+                {"name": Domain.name, "enabled": Domain.enabled},
+            )
+            return collection(
+                req, "projects", (domain_as_project(req, d) for d in req.db.scalars(q))
+            )
+        q = apply_filters(
+            req,
+            select(Project).order_by(Project.name),
+            {
+                "name": Project.name,
+                "domain_id": Project.domain_id,
+                "enabled": Project.enabled,
+                "parent_id": Project.parent_id,
+            },
+        )
         if ctx.domain_id:
             q = q.where(Project.domain_id == ctx.domain_id)
         rows = _tag_filter(req, req.db.scalars(q))
@@ -251,34 +303,42 @@ def register(router: Router) -> None:
     def delete_project(req: Req) -> None:
         p = _load(req, "identity:delete_project")
         if req.db.scalar(select(Project.id).where(Project.parent_id == p.id).limit(1)):
-            raise errors.Forbidden(f"Cannot delete the project {p.id} since it is not a leaf "
-                                   "in the hierarchy. Use the cascade option if you want to "
-                                   "delete a whole subtree.")
+            raise errors.Forbidden(
+                f"Cannot delete the project {p.id} since it is not a leaf "
+                "in the hierarchy. Use the cascade option if you want to "
+                "delete a whole subtree."
+            )
         purge_projects(req.db, [p.id])
 
     @router.route("GET", "/v3/users/{user_id}/projects")
     def list_user_projects(req: Req) -> dict:
         uid = req.params["user_id"]
         user = req.db.get(User, uid)
-        req.authorize("identity:list_user_projects", {"target": {"user": {
-            "id": uid, "domain_id": user.domain_id if user else None}}})
+        req.authorize(
+            "identity:list_user_projects",
+            {"target": {"user": {"id": uid, "domain_id": user.domain_id if user else None}}},
+        )
         if user is None:
             raise not_found("user", uid)
         ids = user_project_ids(req.db, uid)
-        q = apply_filters(req, select(Project).where(Project.id.in_(ids))
-                          .order_by(Project.name),
-                          {"name": Project.name, "domain_id": Project.domain_id,
-                           "enabled": Project.enabled})
-        return collection(req, "projects", (view(req, p) for p in req.db.scalars(q)),
-                          f"/users/{uid}/projects")
+        q = apply_filters(
+            req,
+            select(Project).where(Project.id.in_(ids)).order_by(Project.name),
+            {"name": Project.name, "domain_id": Project.domain_id, "enabled": Project.enabled},
+        )
+        return collection(
+            req, "projects", (view(req, p) for p in req.db.scalars(q)), f"/users/{uid}/projects"
+        )
 
     _register_tags(router)
 
 
 def _register_tags(router: Router) -> None:
     def tags_body(req: Req, p: Project) -> dict:
-        return {"tags": list(p.tags or ()), "links": {"self": v3_url(req,
-                                                                     f"/projects/{p.id}/tags")}}
+        return {
+            "tags": list(p.tags or ()),
+            "links": {"self": v3_url(req, f"/projects/{p.id}/tags")},
+        }
 
     @router.route("GET", "/v3/projects/{project_id}/tags")
     def list_tags(req: Req) -> dict:
@@ -317,8 +377,9 @@ def _register_tags(router: Router) -> None:
                 raise errors.BadRequest("A project can have at most 80 tags.")
             p.tags = [*tags, tag]
             store.bump_revision(req.db)
-        return Response(status_code=201, headers={
-            "Location": v3_url(req, f"/projects/{p.id}/tags/{tag}")})
+        return Response(
+            status_code=201, headers={"Location": v3_url(req, f"/projects/{p.id}/tags/{tag}")}
+        )
 
     @router.route("DELETE", "/v3/projects/{project_id}/tags/{tag}")
     def delete_tag(req: Req) -> None:
@@ -328,4 +389,3 @@ def _register_tags(router: Router) -> None:
             raise errors.NotFound(f"Could not find project tag: {tag}.")
         p.tags = [t for t in p.tags if t != tag]
         store.bump_revision(req.db)
-

@@ -35,32 +35,53 @@ from stackbox.identity.api.common import (
 )
 from stackbox.identity.models import Assignment, Domain, Group, Project, Role, User
 
-_OPTIONS = {"type": "object", "properties": {"immutable": {"type": ["boolean", "null"]}},
-            "additionalProperties": False}
-_PROPS = {"name": NAME_255, "description": NULLABLE_STR, "domain_id": NULLABLE_ID,
-          "options": _OPTIONS}
+_OPTIONS = {
+    "type": "object",
+    "properties": {"immutable": {"type": ["boolean", "null"]}},
+    "additionalProperties": False,
+}
+_PROPS = {
+    "name": NAME_255,
+    "description": NULLABLE_STR,
+    "domain_id": NULLABLE_ID,
+    "options": _OPTIONS,
+}
 CREATE_SCHEMA = body_schema("role", _PROPS, ("name",))
 UPDATE_SCHEMA = body_schema("role", _PROPS)
 
 # (path word, model, singular) of grant targets and actors, and the assignment types.
-TARGETS: dict[str, tuple[Any, str]] = {"projects": (Project, "project"),
-                                       "domains": (Domain, "domain")}
+TARGETS: dict[str, tuple[Any, str]] = {
+    "projects": (Project, "project"),
+    "domains": (Domain, "domain"),
+}
 ACTORS: dict[str, tuple[Any, str]] = {"users": (User, "user"), "groups": (Group, "group")}
-TYPES = {("users", "projects"): store.USER_PROJECT, ("groups", "projects"): store.GROUP_PROJECT,
-         ("users", "domains"): store.USER_DOMAIN, ("groups", "domains"): store.GROUP_DOMAIN,
-         ("users", "system"): store.USER_SYSTEM, ("groups", "system"): store.GROUP_SYSTEM}
+TYPES = {
+    ("users", "projects"): store.USER_PROJECT,
+    ("groups", "projects"): store.GROUP_PROJECT,
+    ("users", "domains"): store.USER_DOMAIN,
+    ("groups", "domains"): store.GROUP_DOMAIN,
+    ("users", "system"): store.USER_SYSTEM,
+    ("groups", "system"): store.GROUP_SYSTEM,
+}
 
 
 def view(req: Req, r: Role) -> dict:
     out = dict(r.extra) if r.extra else {}
-    out.update(id=r.id, name=r.name, domain_id=r.domain_id, description=r.description,
-               options=dict(r.options or {}), links=self_link(req, "roles", r.id))
+    out.update(
+        id=r.id,
+        name=r.name,
+        domain_id=r.domain_id,
+        description=r.description,
+        options=dict(r.options or {}),
+        links=self_link(req, "roles", r.id),
+    )
     return out
 
 
 def _conflict(name: str) -> errors.Conflict:
-    return errors.Conflict("Conflict occurred attempting to store role - Duplicate entry "
-                           f"found with name {name}.")
+    return errors.Conflict(
+        f"Conflict occurred attempting to store role - Duplicate entry found with name {name}."
+    )
 
 
 def _name_taken(s: Session, name: str, domain_id: str | None) -> bool:
@@ -71,8 +92,9 @@ def _name_taken(s: Session, name: str, domain_id: str | None) -> bool:
 def _load(req: Req, action: str) -> Role:
     rid = req.params["role_id"]
     r = req.db.get(Role, rid)
-    req.authorize(action, {"target": {"role": {"id": rid, "domain_id": r.domain_id}}}
-                  if r is not None else {})
+    req.authorize(
+        action, {"target": {"role": {"id": rid, "domain_id": r.domain_id}}} if r is not None else {}
+    )
     if r is None:
         raise not_found("role", rid)
     return r
@@ -87,8 +109,10 @@ def purge_roles(s: Session, ids: list[str]) -> None:
 
 
 def _immutable(r: Role, verb: str) -> errors.Forbidden:
-    return errors.Forbidden(f"Unable to {verb} immutable role resource: `{r.id}. Set resource "
-                            'option "immutable" to false first.')
+    return errors.Forbidden(
+        f"Unable to {verb} immutable role resource: `{r.id}. Set resource "
+        'option "immutable" to false first.'
+    )
 
 
 def register(router: Router) -> None:
@@ -102,8 +126,13 @@ def register(router: Router) -> None:
         if _name_taken(req.db, name, domain_id):
             raise _conflict(name)
         options = {k: v for k, v in (data.get("options") or {}).items() if v is not None}
-        r = Role(name=name, domain_id=domain_id, description=data.get("description"),
-                 options=options, extra=extras(data, _PROPS))
+        r = Role(
+            name=name,
+            domain_id=domain_id,
+            description=data.get("description"),
+            options=options,
+            extra=extras(data, _PROPS),
+        )
         req.db.add(r)
         flush_or_conflict(req, lambda: _conflict(name))
         return {"role": view(req, r)}
@@ -112,8 +141,9 @@ def register(router: Router) -> None:
     def list_roles(req: Req) -> dict:
         domain_id = req.query.get("domain_id")
         req.authorize("identity:list_roles", {"target": {"domain_id": domain_id}})
-        q = apply_filters(req, select(Role).order_by(Role.name),
-                          {"name": Role.name, "domain_id": Role.domain_id})
+        q = apply_filters(
+            req, select(Role).order_by(Role.name), {"name": Role.name, "domain_id": Role.domain_id}
+        )
         if domain_id is None:  # Keystone lists global roles unless asked for a domain's
             q = q.where(Role.domain_id.is_(None))
         return collection(req, "roles", (view(req, r) for r in req.db.scalars(q)))
@@ -166,8 +196,9 @@ def _grant_routes(router: Router, actor: str, target: str, *, inherited: bool) -
         base = f"/v3/system/{actor}/{{actor_id}}/roles"
         member, tail = base + "/{role_id}", ""
         singular = ACTORS[actor][1]
-        names = {v: f"identity:{v}_system_grant_for_{singular}" for v in
-                 ("check", "create", "revoke")}
+        names = {
+            v: f"identity:{v}_system_grant_for_{singular}" for v in ("check", "create", "revoke")
+        }
         names["list"] = f"identity:list_system_grants_for_{singular}"
     else:
         prefix = "/v3/OS-INHERIT" if inherited else "/v3"
@@ -175,8 +206,12 @@ def _grant_routes(router: Router, actor: str, target: str, *, inherited: bool) -
         base = f"{prefix}/{target}/{{target_id}}/{actor}/{{actor_id}}/roles"
         member = base + "/{role_id}" + tail
         base += tail
-        names = {"check": "identity:check_grant", "create": "identity:create_grant",
-                 "revoke": "identity:revoke_grant", "list": "identity:list_grants"}
+        names = {
+            "check": "identity:check_grant",
+            "create": "identity:create_grant",
+            "revoke": "identity:revoke_grant",
+            "list": "identity:list_grants",
+        }
 
     def resolve(req: Req, verb: str) -> tuple[Role | None, str, str]:
         """(role, actor id, target id) after the 404 checks and the policy check."""
@@ -201,10 +236,16 @@ def _grant_routes(router: Router, actor: str, target: str, *, inherited: bool) -
                 raise not_found(twhat, p["target_id"])
             target_id = trow.id
             policy[twhat] = {"id": trow.id, "domain_id": getattr(trow, "domain_id", trow.id)}
-            if role is not None and role.domain_id and verb == "create" and \
-                    policy[twhat]["domain_id"] != role.domain_id:
-                raise errors.Forbidden(f"Project {trow.id} must be in the same domain as the "
-                                       f"role {role.id} being assigned.")
+            if (
+                role is not None
+                and role.domain_id
+                and verb == "create"
+                and policy[twhat]["domain_id"] != role.domain_id
+            ):
+                raise errors.Forbidden(
+                    f"Project {trow.id} must be in the same domain as the "
+                    f"role {role.id} being assigned."
+                )
         req.authorize(names[verb], {"target": policy})
         return role, p["actor_id"], target_id
 
@@ -212,17 +253,23 @@ def _grant_routes(router: Router, actor: str, target: str, *, inherited: bool) -
         return (kind, actor_id, target_id, role.id, inherited)
 
     def missing(role: Role, actor_id: str, target_id: str) -> errors.NotFound:
-        return errors.NotFound(f"Could not find role assignment with role: {role.id}, user or "
-                               f"group: {actor_id}, project, domain, or system: {target_id}.")
+        return errors.NotFound(
+            f"Could not find role assignment with role: {role.id}, user or "
+            f"group: {actor_id}, project, domain, or system: {target_id}."
+        )
 
     def list_grants(req: Req) -> dict:
         _, actor_id, target_id = resolve(req, "list")
         ids = select(Assignment.role_id).where(
-            Assignment.type == kind, Assignment.actor_id == actor_id,
-            Assignment.target_id == target_id, Assignment.inherited.is_(inherited))
+            Assignment.type == kind,
+            Assignment.actor_id == actor_id,
+            Assignment.target_id == target_id,
+            Assignment.inherited.is_(inherited),
+        )
         rows = req.db.scalars(select(Role).where(Role.id.in_(ids)).order_by(Role.name))
-        return collection(req, "roles", (view(req, r) for r in rows),
-                          req.raw.url.path.split("/v3", 1)[1])
+        return collection(
+            req, "roles", (view(req, r) for r in rows), req.raw.url.path.split("/v3", 1)[1]
+        )
 
     def check_grant(req: Req) -> None:
         role, actor_id, target_id = resolve(req, "check")
@@ -234,8 +281,15 @@ def _grant_routes(router: Router, actor: str, target: str, *, inherited: bool) -
         role, actor_id, target_id = resolve(req, "create")
         assert role is not None
         if req.db.get(Assignment, key(role, actor_id, target_id)) is None:
-            req.db.add(Assignment(type=kind, actor_id=actor_id, target_id=target_id,
-                                  role_id=role.id, inherited=inherited))
+            req.db.add(
+                Assignment(
+                    type=kind,
+                    actor_id=actor_id,
+                    target_id=target_id,
+                    role_id=role.id,
+                    inherited=inherited,
+                )
+            )
             store.bump_revision(req.db)
 
     def revoke_grant(req: Req) -> None:

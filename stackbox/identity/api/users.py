@@ -32,22 +32,38 @@ from stackbox.identity.api.common import (
 )
 from stackbox.identity.models import Assignment, Domain, Group, GroupMembership, User
 
-_PROPS = {"name": NAME_255, "domain_id": {"type": "string"}, "enabled": BOOL,
-          "password": NULLABLE_STR, "default_project_id": NULLABLE_ID,
-          "description": NULLABLE_STR, "email": NULLABLE_STR,
-          "options": {"type": "object"}, "federated": {"type": "array"}}
+_PROPS = {
+    "name": NAME_255,
+    "domain_id": {"type": "string"},
+    "enabled": BOOL,
+    "password": NULLABLE_STR,
+    "default_project_id": NULLABLE_ID,
+    "description": NULLABLE_STR,
+    "email": NULLABLE_STR,
+    "options": {"type": "object"},
+    "federated": {"type": "array"},
+}
 CREATE_SCHEMA = body_schema("user", _PROPS, ("name",))
 UPDATE_SCHEMA = body_schema("user", _PROPS)
-PASSWORD_SCHEMA = body_schema("user", {"original_password": {"type": "string"},
-                                       "password": {"type": "string"}},
-                              ("original_password", "password"))
+PASSWORD_SCHEMA = body_schema(
+    "user",
+    {"original_password": {"type": "string"}, "password": {"type": "string"}},
+    ("original_password", "password"),
+)
 _USER_TYPES = (store.USER_PROJECT, store.USER_DOMAIN, store.USER_SYSTEM)
 
 
 def view(req: Req, u: User) -> dict:
     out = dict(u.extra) if u.extra else {}
-    out.update(id=u.id, name=u.name, domain_id=u.domain_id, enabled=u.enabled,
-               password_expires_at=None, options={}, links=self_link(req, "users", u.id))
+    out.update(
+        id=u.id,
+        name=u.name,
+        domain_id=u.domain_id,
+        enabled=u.enabled,
+        password_expires_at=None,
+        options={},
+        links=self_link(req, "users", u.id),
+    )
     if u.default_project_id:
         out["default_project_id"] = u.default_project_id
     if u.description is not None:
@@ -58,8 +74,10 @@ def view(req: Req, u: User) -> dict:
 
 
 def _conflict(name: str, domain_id: str) -> errors.Conflict:
-    return errors.Conflict("Conflict occurred attempting to store user - Duplicate entry "
-                           f"found with name {name} at domain ID {domain_id}.")
+    return errors.Conflict(
+        "Conflict occurred attempting to store user - Duplicate entry "
+        f"found with name {name} at domain ID {domain_id}."
+    )
 
 
 def _target(u: User | None, uid: str) -> dict:
@@ -86,8 +104,9 @@ def purge_users(s: Session, ids: list[str]) -> None:
     if not ids:
         return
     s.execute(delete(GroupMembership).where(GroupMembership.user_id.in_(ids)))
-    s.execute(delete(Assignment).where(Assignment.actor_id.in_(ids),
-                                       Assignment.type.in_(_USER_TYPES)))
+    s.execute(
+        delete(Assignment).where(Assignment.actor_id.in_(ids), Assignment.type.in_(_USER_TYPES))
+    )
     for uid in ids:
         store.revoke(s, user_id=uid)
     s.execute(delete(User).where(User.id.in_(ids)))
@@ -101,10 +120,15 @@ def _create(req: Req, data: dict) -> User:
     name = data["name"].strip()
     if store.user_by_name(req.db, name, domain_id) is not None:
         raise _conflict(name, domain_id)
-    u = User(name=name, domain_id=domain_id, enabled=data.get("enabled", True),
-             default_project_id=data.get("default_project_id"),
-             description=data.get("description"), email=data.get("email"),
-             extra=extras(data, _PROPS))
+    u = User(
+        name=name,
+        domain_id=domain_id,
+        enabled=data.get("enabled", True),
+        default_project_id=data.get("default_project_id"),
+        description=data.get("description"),
+        email=data.get("email"),
+        extra=extras(data, _PROPS),
+    )
     if data.get("password") is not None:
         u.password_hash = passwords.hash_password(data["password"])
         u.password_changed_at = store.utcnow()
@@ -143,8 +167,10 @@ def register(router: Router) -> None:
     @router.route("POST", "/v3/users", status=201, schema=CREATE_SCHEMA)
     def create_user(req: Req) -> dict:
         data = req.body["user"]
-        req.authorize("identity:create_user", {"target": {"user": {
-            k: v for k, v in data.items() if k != "password"}}})
+        req.authorize(
+            "identity:create_user",
+            {"target": {"user": {k: v for k, v in data.items() if k != "password"}}},
+        )
         return {"user": view(req, _create(req, data))}
 
     @router.route("GET", "/v3/users")
@@ -152,8 +178,11 @@ def register(router: Router) -> None:
         ctx = req.context
         domain_id = ctx.domain_id or req.query.get("domain_id")
         req.authorize("identity:list_users", {"target": {"domain_id": domain_id}})
-        q = apply_filters(req, select(User).order_by(User.name), {
-            "name": User.name, "domain_id": User.domain_id, "enabled": User.enabled})
+        q = apply_filters(
+            req,
+            select(User).order_by(User.name),
+            {"name": User.name, "domain_id": User.domain_id, "enabled": User.enabled},
+        )
         if ctx.domain_id:
             q = q.where(User.domain_id == ctx.domain_id)
         return collection(req, "users", (view(req, u) for u in req.db.scalars(q)))
@@ -172,25 +201,29 @@ def register(router: Router) -> None:
     def delete_user(req: Req) -> None:
         purge_users(req.db, [_load(req, "identity:delete_user").id])
 
-    @router.route("POST", "/v3/users/{user_id}/password", auth=False, status=204,
-                  schema=PASSWORD_SCHEMA)
+    @router.route(
+        "POST", "/v3/users/{user_id}/password", auth=False, status=204, schema=PASSWORD_SCHEMA
+    )
     def change_password(req: Req) -> None:
         """Self-service: proven by the original password, not by a token."""
         data = req.body["user"]
         u = req.db.get(User, req.params["user_id"])
-        ok = passwords.verify_password(u.password_hash if u else None,
-                                       data["original_password"])
+        ok = passwords.verify_password(u.password_hash if u else None, data["original_password"])
         if u is None or not ok or not u.enabled:
-            raise errors.Unauthorized("Error when changing user password: Invalid user / "
-                                      "password")
+            raise errors.Unauthorized("Error when changing user password: Invalid user / password")
         set_password(req.db, u, data["password"])
 
     @router.route("GET", "/v3/users/{user_id}/groups")
     def list_user_groups(req: Req) -> dict:
         u = _load(req, "identity:list_groups_for_user")
-        q = apply_filters(req, select(Group).join(
-            GroupMembership, GroupMembership.group_id == Group.id).where(
-            GroupMembership.user_id == u.id).order_by(Group.name),
-            {"name": Group.name, "domain_id": Group.domain_id})
-        return collection(req, "groups", (groups.view(req, g) for g in req.db.scalars(q)),
-                          f"/users/{u.id}/groups")
+        q = apply_filters(
+            req,
+            select(Group)
+            .join(GroupMembership, GroupMembership.group_id == Group.id)
+            .where(GroupMembership.user_id == u.id)
+            .order_by(Group.name),
+            {"name": Group.name, "domain_id": Group.domain_id},
+        )
+        return collection(
+            req, "groups", (groups.view(req, g) for g in req.db.scalars(q)), f"/users/{u.id}/groups"
+        )

@@ -11,15 +11,23 @@ MEDIA = [{"base": "application/json", "type": "application/vnd.openstack.identit
 
 
 def _v3(req: Req) -> dict:
-    return {"id": "v3.14", "status": "stable", "updated": UPDATED,
-            "links": [{"rel": "self", "href": f"{req.base_url}/v3/"}], "media-types": MEDIA}
+    return {
+        "id": "v3.14",
+        "status": "stable",
+        "updated": UPDATED,
+        "links": [{"rel": "self", "href": f"{req.base_url}/v3/"}],
+        "media-types": MEDIA,
+    }
 
 
 def register(router: Router) -> None:
     @router.route("GET", "/", auth=False)
     async def versions(req: Req) -> JSONResponse:
-        return JSONResponse({"versions": {"values": [_v3(req)]}}, status_code=300,
-                            headers={"Location": f"{req.base_url}/v3/"})
+        return JSONResponse(
+            {"versions": {"values": [_v3(req)]}},
+            status_code=300,
+            headers={"Location": f"{req.base_url}/v3/"},
+        )
 
     @router.route("GET", "/v3", auth=False)
     async def v3(req: Req) -> dict:
