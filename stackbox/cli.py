@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
 import signal
 import sys
@@ -68,8 +69,22 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(coro)
 
 
+def _tune_malloc() -> None:
+    """Keep big short-lived buffers (the password KDF's 19 MiB per verification, image
+    chunks) out of glibc's heap arenas: with its dynamic mmap threshold they stay
+    resident after use (+150 MiB RSS after a burst of logins on 8 threads)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return
+    libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: fixed, no dynamic growth
+    libc.mallopt(-8, 4)  # M_ARENA_MAX
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("up", "serve"):
+        _tune_malloc()
     try:
         cfg = _load(args)
     except sbconfig.ConfigError as exc:
