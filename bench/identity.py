@@ -97,6 +97,7 @@ def wrk_load(
     port: int, path: str, headers: dict, threads: int, seconds: float
 ) -> tuple[float, float]:
     cmd = ["wrk", f"-t{threads}", f"-c{threads}", f"-d{int(seconds)}s", "--latency"]
+    # wrk inherits this process's CPU affinity (the client CPUs).
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     out = subprocess.run(
@@ -216,6 +217,13 @@ def main() -> int:
         ],
         stderr=subprocess.DEVNULL,
     )
+    # Servers on CPU 0, the client (this process, wrk) on the others: the client never
+    # steals the server's core, in both measurements alike.
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2:
+        for p in (cloud, hello):
+            os.sched_setaffinity(p.pid, {cpus[0]})
+        os.sched_setaffinity(0, set(cpus[1:]))
     try:
         assert cloud.stdout is not None
         for line in cloud.stdout:
