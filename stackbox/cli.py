@@ -77,7 +77,7 @@ def _tune_malloc() -> None:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:  # not glibc
         return
-    libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: fixed, no dynamic growth
+    libc.mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD: fixed (1 MiB), no dynamic growth
     libc.mallopt(-8, 4)  # M_ARENA_MAX
 
 

@@ -166,6 +166,47 @@ OPTIONS: list[Opt] = [
         60.0,
         "A service with no heartbeat for this long is down.",
     ),
+    # [image]
+    Opt(
+        "image",
+        "disk_formats",
+        _list,
+        "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop",
+        "Disk formats the Image API accepts (comma-separated).",
+    ),
+    Opt(
+        "image",
+        "container_formats",
+        _list,
+        "ami,ari,aki,bare,ovf,ova,docker,compressed",
+        "Container formats the Image API accepts (comma-separated).",
+    ),
+    Opt("image", "image_size_cap", int, 1 << 40, "Largest image upload in bytes (bigger: 413)."),
+    Opt(
+        "image",
+        "user_storage_quota",
+        int,
+        0,
+        "Bytes of image data one project may store (0: unlimited).",
+    ),
+    Opt(
+        "image",
+        "property_protection_file",
+        str,
+        "",
+        "INI file of property protection rules (empty: no protections).",
+    ),
+    Opt(
+        "image",
+        "property_protection_rule_format",
+        str,
+        "roles",
+        "'roles' or 'policies': what the protection rules name.",
+    ),
+    Opt("image", "image_tag_quota", int, 128, "Most tags one image may carry."),
+    Opt("image", "image_member_quota", int, 128, "Most members one image may have."),
+    Opt("image", "limit_param_default", int, 25, "Page size of image lists without ?limit."),
+    Opt("image", "api_limit_max", int, 1000, "Largest page size of image lists."),
     # [up]
     Opt(
         "up",

@@ -31,8 +31,9 @@ def service_routers() -> list[Router]:
     """Every service's router. Imported lazily so a missing optional dependency of one
     service cannot break the import of this module."""
     from stackbox.identity.api import ROUTER as identity
+    from stackbox.image.api import ROUTER as image
 
-    return [identity]
+    return [identity, image]
 
 
 @dataclass

@@ -3,6 +3,7 @@
 
 from stackbox.db.base import Base
 from stackbox.identity import models as identity_models  # noqa: F401
+from stackbox.image import models as image_models  # noqa: F401
 from stackbox.service import models as service_models  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,105 @@
+"""Image records: POST/GET/PATCH/DELETE /v2/images[/{id}] (the list is in listing.py,
+the JSON-patch rules in patch.py, the data in upload.py)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from starlette.responses import JSONResponse
+
+from stackbox.api import errors
+from stackbox.api.framework import Req, Router
+from stackbox.image.api import attrs, common, info, listing, patch
+from stackbox.image.models import Image, ImageProperty, ImageTag
+
+PATCH_TYPES = (
+    "application/openstack-images-v2.1-json-patch",
+    "application/openstack-images-v2.0-json-patch",
+)
+
+
+def _create(req: Req) -> JSONResponse:
+    body = req.body
+    if not isinstance(body, dict):
+        raise errors.BadRequest("The request body must be a JSON object of image attributes.")
+    ctx = req.context
+    values: dict[str, Any] = {"visibility": "shared", "owner": ctx.project_id}
+    extra: dict[str, str] = {}
+    tags: list[str] = []
+    image_id = str(uuid.uuid4())
+    for name, value in body.items():
+        if name == "id":
+            image_id = attrs.image_id(value)
+        elif name == "tags":
+            tags = attrs.tags_value(req, value)
+        elif name in attrs.SETTABLE:
+            values[name] = attrs.core_value(req, name, value)
+        else:
+            attrs.check_name_allowed(name)
+            extra[name] = attrs.extra_value(name, value)
+    if not req.allowed("add_image", {"project_id": values["owner"]}):
+        raise errors.Forbidden("You are not authorized to complete add_image action.")
+    attrs.check_visibility(req, values["visibility"], values["owner"])
+    for name in extra:
+        attrs.check_protection(req, name, "create")
+    img = Image(id=image_id, status="queued", **values)
+    img.properties = [ImageProperty(name=k, value=v) for k, v in extra.items()]
+    img.tags = [ImageTag(value=t) for t in tags]
+    s = req.db
+    if s.get(Image, image_id) is not None:
+        raise errors.Conflict(f"Image with identifier {image_id} already exists!")
+    s.add(img)
+    try:
+        s.flush()
+    except IntegrityError:
+        raise errors.Conflict(f"Image with identifier {image_id} already exists!") from None
+    return JSONResponse(
+        common.view(req, img),
+        status_code=201,
+        headers={
+            "Location": f"{req.base_url}/v2/images/{image_id}",
+            "OpenStack-image-import-methods": ",".join(info.IMPORT_METHODS),
+            "OpenStack-image-store-ids": "fs",
+        },
+    )
+
+
+def _patch(req: Req) -> dict:
+    ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype not in PATCH_TYPES:
+        raise errors.UnsupportedMediaType(
+            f"Unsupported Content-Type {ctype or 'none'}: use {PATCH_TYPES[0]}."
+        )
+    img = common.get_image(req, req.params["image_id"])
+    common.authorize(req, "modify_image", img)
+    patch.apply(req, img, patch.parse(req.body))
+    common.touch(img)
+    req.db.flush()
+    return common.view(req, img)
+
+
+def _delete(req: Req) -> None:
+    image_id = req.params["image_id"]
+    img = common.get_image(req, image_id)
+    common.authorize(req, "delete_image", img)
+    if img.protected:
+        raise errors.Forbidden(f"Image {image_id} is protected and cannot be deleted.")
+    req.db.delete(img)
+    req.db.commit()
+    common.store(req).delete(image_id)
+
+
+def register(router: Router) -> None:
+    router.route("POST", "/v2/images", status=201)(_create)
+    router.route("GET", "/v2/images")(listing.list_images)
+
+    @router.route("GET", "/v2/images/{image_id}")
+    def get_image(req: Req) -> dict:
+        img = common.get_image(req, req.params["image_id"])
+        common.authorize(req, "get_image", img)
+        return common.view(req, img)
+
+    router.route("PATCH", "/v2/images/{image_id}")(_patch)
+    router.route("DELETE", "/v2/images/{image_id}", status=204)(_delete)

@@ -1,0 +1,246 @@
+"""Image data: PUT /v2/images/{id}/file (streamed upload), GET …/file (streamed
+download, Range), PUT …/stage and POST …/import (glance-direct).
+
+An upload moves the image `queued → saving → active` (`uploading` for a stage). The
+body is streamed into a pending file while MD5 (`checksum`) and SHA-512
+(`os_hash_value`) are computed in worker threads (see `ingest.py`); the file is renamed
+to its final name only once complete, and the row is updated only if the image is
+still `saving`. A broken upload (client gone, size mismatch, over `image_size_cap` or
+the project's `user_storage_quota`) kills the image and leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import update
+from starlette.requests import ClientDisconnect
+from starlette.responses import FileResponse, Response
+
+from stackbox import privileged
+from stackbox.api import errors
+from stackbox.api.framework import Req, Router
+from stackbox.db.base import utcnow
+from stackbox.image.api import common
+from stackbox.image.ingest import Digest, Ingest
+from stackbox.image.models import Image, usage_of
+from stackbox.image.store import PendingFile
+
+LOG = logging.getLogger(__name__)
+
+# disk_format -> the format name qemu-img reports for it
+INSPECTED = {"qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "vdi": "vdi"}
+OCTET = "application/octet-stream"
+
+
+async def _db(req: Req, fn: Any, *args: Any) -> Any:
+    def run() -> Any:
+        with req.state.db.session() as s:
+            return fn(s, *args)
+
+    return await anyio.to_thread.run_sync(run, limiter=req.state.limiter)
+
+
+def _declared_size(req: Req) -> int | None:
+    """The size the client announces (X-OpenStack-Image-Size, else Content-Length)."""
+    for name in ("x-openstack-image-size", "content-length"):
+        raw = req.headers.get(name)
+        if raw is not None:
+            try:
+                value = int(raw)
+            except ValueError:
+                raise errors.BadRequest(f"Invalid {name} header: {raw!r}.") from None
+            if value < 0:
+                raise errors.BadRequest(f"Invalid {name} header: {raw!r}.")
+            return value
+    return None
+
+
+def _begin(req: Req, image_id: str, to: str) -> Callable[[Any], tuple[Image, int]]:
+    """Check and claim the image for an upload: `queued → to`. Returns the image and
+    the most bytes this upload may bring."""
+
+    def claim(s: Any) -> tuple[Image, int]:
+        img = common.get_image(req, image_id, s)
+        common.authorize(req, "upload_image", img, s)
+        if img.status != "queued":
+            raise errors.Conflict(
+                f"Image status transition from {img.status} to {to} is not allowed"
+            )
+        cfg = req.state.cfg
+        limit = cfg.get("image", "image_size_cap")
+        quota = cfg.get("image", "user_storage_quota")
+        if quota > 0:
+            limit = min(limit, max(0, quota - usage_of(s, img.owner or "", exclude=img.id)))
+        done = common.updated(
+            s,
+            update(Image)
+            .where(Image.id == image_id, Image.status == "queued")
+            .values(status=to, updated_at=utcnow()),
+        )
+        if done != 1:
+            raise errors.Conflict(f"Image {image_id} is not queued any more.")
+        return img, limit
+
+    return claim
+
+
+def _too_large(limit: int) -> errors.PayloadTooLarge:
+    return errors.PayloadTooLarge(
+        f"Image exceeds the storage quota or the size limit: at most {limit} bytes may be uploaded."
+    )
+
+
+def _kill(s: Any, image_id: str, status: str) -> None:
+    s.execute(
+        update(Image)
+        .where(Image.id == image_id, Image.status == status)
+        .values(status="killed", updated_at=utcnow())
+    )
+
+
+def virtual_size(path: Path, disk_format: str | None, size: int) -> int | None:
+    """Virtual size of the data: qemu-img's for image formats, the size for raw/iso.
+    Raises BadRequest when the data is not in the declared format."""
+    if disk_format in ("raw", "iso"):
+        return size
+    if disk_format not in INSPECTED:
+        return None
+    try:
+        info = privileged.qemu_img_info(path)
+    except Exception as exc:  # no qemu-img, unreadable data: no virtual size
+        LOG.warning("qemu-img info failed on %s: %s", path, exc)
+        return None
+    if info.get("format") != INSPECTED[disk_format]:
+        raise errors.BadRequest(
+            f"Image data is not in the declared disk_format {disk_format} "
+            f"(found {info.get('format')})."
+        )
+    if info.get("backing-filename") or info.get("full-backing-filename"):
+        raise errors.BadRequest("Images with a backing file are not accepted.")
+    return int(info["virtual-size"]) if "virtual-size" in info else None
+
+
+async def receive(req: Req, stage: bool) -> None:
+    """Stream the request body into the store; see the module docstring."""
+    image_id = req.params["image_id"]
+    ctype = (req.headers.get("content-type") or OCTET).split(";")[0].strip().lower()
+    if ctype != OCTET:
+        raise errors.UnsupportedMediaType(f"Unsupported Content-Type {ctype}: use {OCTET}.")
+    declared = _declared_size(req)
+    to = "uploading" if stage else "saving"
+    img, limit = await _db(req, _begin(req, image_id, to))
+    st = common.store(req)
+    pending: PendingFile = await anyio.to_thread.run_sync(st.new_file, stage)
+    ingest = Ingest(pending)
+    try:
+        if declared is not None and declared > limit:
+            raise _too_large(limit)
+        await _stream(req, ingest, limit)
+        digest = await ingest.finish()
+        if declared is not None and digest.size != declared:
+            raise errors.BadRequest(
+                f"Received {digest.size} bytes but {declared} were announced: upload incomplete."
+            )
+        vsize = None
+        if not stage:
+            vsize = await anyio.to_thread.run_sync(
+                virtual_size, pending.path, img.disk_format, digest.size
+            )
+        await anyio.to_thread.run_sync(_commit, req, image_id, pending, digest, vsize, stage)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await ingest.abort()
+            await _db(req, _kill, image_id, to)
+        raise
+
+
+async def _stream(req: Req, ingest: Ingest, limit: int) -> None:
+    try:
+        async for chunk in req.raw.stream():
+            if ingest.size + len(chunk) > limit:
+                raise _too_large(limit)
+            await ingest.feed(chunk)
+    except (errors.ApiError, anyio.get_cancelled_exc_class()):
+        raise
+    except ClientDisconnect:
+        raise errors.BadRequest("The client disconnected before the upload completed.") from None
+    except Exception as exc:  # the body could not be read: a broken upload
+        raise errors.BadRequest(f"The image data could not be read: {exc}") from None
+
+
+def _commit(
+    req: Req, image_id: str, pending: PendingFile, d: Digest, vsize: int | None, stage: bool
+) -> None:
+    st = common.store(req)
+    dest = pending.commit(st.staged_path(image_id) if stage else st.path(image_id))
+    values: dict[str, Any] = {"size": d.size, "updated_at": utcnow()}
+    if not stage:
+        values.update(
+            status="active",
+            checksum=d.checksum,
+            os_hash_algo=d.os_hash_algo,
+            os_hash_value=d.os_hash_value,
+            virtual_size=vsize,
+        )
+    expected = "uploading" if stage else "saving"
+    try:
+        with req.state.db.session() as s:
+            done = common.updated(
+                s,
+                update(Image)
+                .where(Image.id == image_id, Image.status == expected)
+                .values(**values),
+            )
+            if done != 1:
+                raise errors.Conflict(f"Image {image_id} was deleted or changed during the upload.")
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+
+
+def download(req: Req) -> Response:
+    img = common.get_image(req, req.params["image_id"])
+    common.authorize(req, "download_image", img)
+    if img.status == "deactivated" and not req.context.is_admin:
+        raise errors.Forbidden(
+            "The requested image has been deactivated. Image data download is prohibited."
+        )
+    path = common.store(req).path(img.id)
+    if img.status not in common.DATA_STATUSES or not path.is_file():
+        return Response(status_code=204)
+    headers = {} if "range" in req.headers else {"Content-MD5": img.checksum or ""}
+    resp = FileResponse(path, media_type=OCTET, headers=headers)
+    resp.chunk_size = 1 << 20
+    return resp
+
+
+def hash_file(path: Path) -> Digest:
+    md5, sha, size = hashlib.md5(usedforsecurity=False), hashlib.sha512(), 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            md5.update(block)
+            sha.update(block)
+            size += len(block)
+    return Digest(size, md5.hexdigest(), sha.hexdigest())
+
+
+def register(router: Router) -> None:
+    @router.route("PUT", "/v2/images/{image_id}/file", raw_body=True, status=204)
+    async def upload(req: Req) -> None:
+        await receive(req, stage=False)
+
+    @router.route("PUT", "/v2/images/{image_id}/stage", raw_body=True, status=204)
+    async def stage(req: Req) -> None:
+        await receive(req, stage=True)
+
+    router.route("GET", "/v2/images/{image_id}/file")(download)
+    from stackbox.image.api import imports
+
+    imports.register(router)

@@ -1,0 +1,77 @@
+"""The in-process cloud (SQLite and PostgreSQL, from tests/identity/conftest.py) plus
+image helpers: tokens of the admin and demo projects, create/upload shortcuts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import pg_schema_url
+from tests.identity.conftest import Cloud, _make_cloud, unique
+
+__all__ = ["Cloud", "unique"]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def cloud(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cloud]:
+    url = None
+    if request.param == "postgres":
+        # A schema of its own: other test folders bootstrap clouds into pg_url too.
+        url = pg_schema_url(request.getfixturevalue("pg_url"))
+    yield from _make_cloud(str(tmp_path_factory.mktemp(f"image-{request.param}")), url)
+
+
+@pytest.fixture(scope="session")
+def admin(cloud: Cloud) -> dict:
+    return cloud.headers(cloud.token())
+
+
+@pytest.fixture(scope="session")
+def demo(cloud: Cloud) -> dict:
+    return cloud.headers(cloud.token("demo", project="demo"))
+
+
+def project_id(cloud: Cloud, headers: dict) -> str:
+    r = cloud.client.get(
+        "/identity/v3/auth/tokens",
+        headers={**headers, "X-Subject-Token": headers["X-Auth-Token"]},
+    )
+    return r.json()["token"]["project"]["id"]
+
+
+def store_dir(cloud: Cloud) -> Path:
+    return Path(cloud.state.cfg.state_dir) / "images"  # type: ignore[attr-defined]
+
+
+def create(cloud: Cloud, headers: dict, **body: Any) -> dict:
+    body.setdefault("name", unique("img"))
+    body.setdefault("disk_format", "raw")
+    body.setdefault("container_format", "bare")
+    r = cloud.client.post("/image/v2/images", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def upload(cloud: Cloud, headers: dict, image_id: str, data: Any, **extra: str) -> Any:
+    return cloud.client.put(
+        f"/image/v2/images/{image_id}/file",
+        content=data,
+        headers={**headers, "Content-Type": "application/octet-stream", **extra},
+    )
+
+
+def get(cloud: Cloud, headers: dict, image_id: str) -> Any:
+    return cloud.client.get(f"/image/v2/images/{image_id}", headers=headers)
+
+
+def patch(cloud: Cloud, headers: dict, image_id: str, ops: list) -> Any:
+    return cloud.client.patch(
+        f"/image/v2/images/{image_id}",
+        json=ops,
+        headers={**headers, "Content-Type": "application/openstack-images-v2.1-json-patch"},
+    )

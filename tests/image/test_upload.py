@@ -1,0 +1,199 @@
+"""Image data: the status machine, hashes, download (Range), limits, broken uploads,
+stage + import."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.image.conftest import Cloud, create, get, store_dir, upload
+
+DATA = os.urandom(3 * 1024 * 1024 + 17)
+
+
+@contextlib.contextmanager
+def option(cloud: Cloud, name: str, value: object) -> Iterator[None]:
+    cfg = cloud.state.cfg  # type: ignore[attr-defined]
+    old = cfg.get("image", name)
+    cfg.set("image", name, value)
+    try:
+        yield
+    finally:
+        cfg.set("image", name, old)
+
+
+def _no_leftovers(cloud: Cloud, image_id: str) -> None:
+    root = store_dir(cloud)
+    assert not (root / image_id).exists()
+    assert not list(root.glob(".tmp-*")) and not list((root / "staging").glob(".tmp-*"))
+
+
+def test_upload_status_hashes_download(cloud: Cloud, admin: dict) -> None:
+    img = create(cloud, admin)
+    r = cloud.client.get(f"/image/v2/images/{img['id']}/file", headers=admin)
+    assert r.status_code == 204  # no data yet
+
+    def chunks() -> Iterator[bytes]:  # a chunked (streamed) body
+        for i in range(0, len(DATA), 100_000):
+            yield DATA[i : i + 100_000]
+
+    r = upload(cloud, admin, img["id"], chunks())
+    assert r.status_code == 204, r.text
+    got = get(cloud, admin, img["id"]).json()
+    assert got["status"] == "active" and got["size"] == len(DATA)
+    assert got["virtual_size"] == len(DATA)  # raw
+    assert got["checksum"] == hashlib.md5(DATA).hexdigest()
+    assert got["os_hash_algo"] == "sha512"
+    assert got["os_hash_value"] == hashlib.sha512(DATA).hexdigest()
+    assert got["stores"] == "fs"
+    r = cloud.client.get(f"/image/v2/images/{img['id']}/file", headers=admin)
+    assert r.status_code == 200 and r.content == DATA
+    assert r.headers["Content-MD5"] == got["checksum"]
+    assert r.headers["Content-Length"] == str(len(DATA))
+    assert r.headers["content-type"] == "application/octet-stream"
+    r = cloud.client.get(
+        f"/image/v2/images/{img['id']}/file", headers={**admin, "Range": "bytes=10-1009"}
+    )
+    assert r.status_code == 206 and r.content == DATA[10:1010]
+    assert r.headers["Content-Range"] == f"bytes 10-1009/{len(DATA)}"
+    # Only a queued image takes data.
+    assert upload(cloud, admin, img["id"], b"again").status_code == 409
+
+
+def test_upload_with_declared_size(cloud: Cloud, admin: dict) -> None:
+    img = create(cloud, admin)
+    r = upload(cloud, admin, img["id"], b"12345", **{"X-OpenStack-Image-Size": "5"})
+    assert r.status_code == 204
+    img = create(cloud, admin)
+    r = upload(cloud, admin, img["id"], b"12345", **{"X-OpenStack-Image-Size": "6"})
+    assert r.status_code == 400
+    assert get(cloud, admin, img["id"]).json()["status"] == "killed"
+    _no_leftovers(cloud, img["id"])
+
+
+def test_upload_rejects_other_media_types(cloud: Cloud, admin: dict) -> None:
+    img = create(cloud, admin)
+    r = upload(cloud, admin, img["id"], b"x", **{"Content-Type": "text/plain"})
+    assert r.status_code == 415
+    assert get(cloud, admin, img["id"]).json()["status"] == "queued"
+
+
+def test_size_cap(cloud: Cloud, admin: dict) -> None:
+    img = create(cloud, admin)
+    with option(cloud, "image_size_cap", 1000):
+        r = upload(cloud, admin, img["id"], iter([b"x" * 600, b"x" * 600]))
+    assert r.status_code == 413
+    assert get(cloud, admin, img["id"]).json()["status"] == "killed"
+    _no_leftovers(cloud, img["id"])
+
+
+def test_size_cap_announced(cloud: Cloud, admin: dict) -> None:
+    img = create(cloud, admin)
+    with option(cloud, "image_size_cap", 1000):
+        r = upload(cloud, admin, img["id"], b"x" * 1001)
+    assert r.status_code == 413
+    assert get(cloud, admin, img["id"]).json()["status"] == "killed"
+    _no_leftovers(cloud, img["id"])
+
+
+def test_storage_quota(cloud: Cloud, demo: dict) -> None:
+    from tests.image.conftest import project_id
+
+    r = cloud.client.get(f"/image/v2/images?owner={project_id(cloud, demo)}", headers=demo)
+    used = sum(i["size"] or 0 for i in r.json()["images"] if i["status"] == "active")
+    with option(cloud, "user_storage_quota", used + 1500):
+        first = create(cloud, demo)
+        assert upload(cloud, demo, first["id"], b"a" * 1000).status_code == 204
+        second = create(cloud, demo)
+        r = upload(cloud, demo, second["id"], iter([b"b" * 400, b"b" * 400]))
+        assert r.status_code == 413
+        assert get(cloud, demo, second["id"]).json()["status"] == "killed"
+        _no_leftovers(cloud, second["id"])
+        third = create(cloud, demo)
+        assert upload(cloud, demo, third["id"], b"c" * 500).status_code == 204
+
+
+def test_body_cut_off(cloud: Cloud, admin: dict) -> None:
+    img = create(cloud, admin)
+
+    def broken() -> Iterator[bytes]:
+        yield b"x" * 100_000
+        raise ConnectionError("client went away")
+
+    r = upload(cloud, admin, img["id"], broken())
+    assert r.status_code == 400
+    assert get(cloud, admin, img["id"]).json()["status"] == "killed"
+    _no_leftovers(cloud, img["id"])
+
+
+def test_content_length_larger_than_sent(cloud: Cloud, admin: dict) -> None:
+    img = create(cloud, admin)
+    r = upload(cloud, admin, img["id"], b"x" * 10, **{"Content-Length": "100"})
+    assert r.status_code == 400
+    assert get(cloud, admin, img["id"]).json()["status"] == "killed"
+    _no_leftovers(cloud, img["id"])
+
+
+def test_upload_by_non_owner(cloud: Cloud, admin: dict, demo: dict) -> None:
+    img = create(cloud, admin, visibility="public")
+    assert upload(cloud, demo, img["id"], b"x").status_code == 403
+    private = create(cloud, admin, visibility="private")
+    assert upload(cloud, demo, private["id"], b"x").status_code == 404
+
+
+@pytest.mark.parametrize("fmt", ["qcow2"])
+def test_declared_format_is_checked(cloud: Cloud, admin: dict, fmt: str) -> None:
+    from stackbox import privileged
+
+    if not privileged.available("qemu-img"):
+        pytest.skip("qemu-img not installed")
+    img = create(cloud, admin, disk_format=fmt)
+    r = upload(cloud, admin, img["id"], b"this is not a qcow2 image" * 100)
+    assert r.status_code == 400
+    assert get(cloud, admin, img["id"]).json()["status"] == "killed"
+    _no_leftovers(cloud, img["id"])
+
+
+def test_qcow2_virtual_size(cloud: Cloud, admin: dict, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from stackbox import privileged
+
+    if not privileged.available("qemu-img"):
+        pytest.skip("qemu-img not installed")
+    path = tmp_path / "d.qcow2"
+    privileged.run(["qemu-img", "create", "-f", "qcow2", str(path), "32M"])
+    img = create(cloud, admin, disk_format="qcow2")
+    assert upload(cloud, admin, img["id"], path.read_bytes()).status_code == 204
+    got = get(cloud, admin, img["id"]).json()
+    assert got["virtual_size"] == 32 * 1024 * 1024 and got["size"] == path.stat().st_size
+
+
+def test_stage_and_import(cloud: Cloud, admin: dict) -> None:
+    img = create(cloud, admin)
+    base = f"/image/v2/images/{img['id']}"
+    body = {"method": {"name": "glance-direct"}}
+    assert cloud.client.post(f"{base}/import", json=body, headers=admin).status_code == 409
+    r = cloud.client.put(
+        f"{base}/stage",
+        content=DATA,
+        headers={**admin, "Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 204
+    assert get(cloud, admin, img["id"]).json()["status"] == "uploading"
+    bad = {"method": {"name": "web-download"}}
+    assert cloud.client.post(f"{base}/import", json=bad, headers=admin).status_code == 400
+    assert cloud.client.post(f"{base}/import", json=body, headers=admin).status_code == 202
+    got = get(cloud, admin, img["id"]).json()
+    assert got["status"] == "active" and got["checksum"] == hashlib.md5(DATA).hexdigest()
+    assert cloud.client.get(f"{base}/file", headers=admin).content == DATA
+    assert not (store_dir(cloud) / "staging" / img["id"]).exists()
+
+
+def test_delete_while_queued_and_after_kill(cloud: Cloud, admin: dict) -> None:
+    img = create(cloud, admin)
+    with option(cloud, "image_size_cap", 1):
+        assert upload(cloud, admin, img["id"], b"xx").status_code == 413
+    assert cloud.client.delete(f"/image/v2/images/{img['id']}", headers=admin).status_code == 204
