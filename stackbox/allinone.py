@@ -21,6 +21,7 @@ from stackbox import bus as sbbus
 from stackbox.api import server
 from stackbox.config import Config
 from stackbox.identity.bootstrap import Credentials, bootstrap
+from stackbox.image.recovery import recover as recover_images
 
 LOG = logging.getLogger("stackbox.up")
 
@@ -113,6 +114,7 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
         return 2
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     db = await asyncio.to_thread(server.prepare_database, cfg)
+    await asyncio.to_thread(recover_images, cfg, db)
     state = server.make_state(cfg, db)
     with db.session() as s:
         creds = await asyncio.to_thread(bootstrap, s, cfg)

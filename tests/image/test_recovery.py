@@ -1,0 +1,37 @@
+"""After a crash mid-upload: no partial file survives, no image stays `saving`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stackbox import config
+from stackbox.api.server import prepare_database
+from stackbox.image.models import Image
+from stackbox.image.recovery import recover
+from stackbox.image.store import ImageStore
+
+
+def test_recover_removes_partial_files_and_kills_interrupted_images(tmp_path: Path) -> None:
+    cfg = config.load(env={"STACKBOX_DEFAULT__STATE_DIR": str(tmp_path)})
+    db = prepare_database(cfg)
+    store = ImageStore(tmp_path / "images")
+    pending = store.new_file()
+    pending.path.write_bytes(b"half an image")
+    with db.session() as s:
+        s.add_all(
+            [
+                Image(id="a" * 36, status="saving", owner="p"),
+                Image(id="b" * 36, status="active", owner="p"),
+                Image(id="c" * 36, status="queued", owner="p"),
+            ]
+        )
+    assert recover(cfg, db) == (1, 1)
+    assert store.leftovers() == []
+    with db.session() as s:
+        assert {i.id[0]: i.status for i in s.query(Image)} == {
+            "a": "killed",
+            "b": "active",
+            "c": "queued",
+        }
+    assert recover(cfg, db) == (0, 0)
+    db.dispose()
