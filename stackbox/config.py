@@ -215,6 +215,15 @@ OPTIONS: list[Opt] = [
         True,
         "Merge the clouds into ~/.config/openstack/clouds.yaml on `stackbox up`.",
     ),
+    # [compute]
+    Opt(
+        "compute",
+        "image_cache_max_age",
+        int,
+        86400,
+        "Seconds an image base file in instances/_base may stay unused before it is "
+        "removed (Nova's remove_unused_original_minimum_age_seconds).",
+    ),
 ]
 
 _BY_KEY = {(o.section, o.name): o for o in OPTIONS}

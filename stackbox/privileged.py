@@ -86,3 +86,10 @@ def qemu_img_info(path: str | Path) -> dict[str, Any]:
     """`qemu-img info --output=json` of a file (format, virtual-size, backing file…)."""
     out = run(["qemu-img", "info", "--output=json", "--", str(path)], timeout=60).stdout
     return json.loads(out)
+
+
+def qemu_img_info_shared(path: str | Path) -> dict[str, Any]:
+    """`qemu-img info --force-share --output=json`: also works on the disk of a running
+    guest, whose QEMU holds the image's write lock (plain `info` fails on it)."""
+    argv = ["qemu-img", "info", "--force-share", "--output=json", "--", str(path)]
+    return json.loads(run(argv, timeout=60).stdout)
