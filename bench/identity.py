@@ -177,7 +177,11 @@ def main() -> int:
 
     state = tempfile.mkdtemp(prefix="sbx-bench-")
     port, hello_port = free_port(), free_port()
-    env = {**os.environ, "STACKBOX_UP__WRITE_USER_CLOUDS_YAML": "false"}
+    env = {
+        **os.environ,
+        "STACKBOX_UP__WRITE_USER_CLOUDS_YAML": "false",
+        "STACKBOX_UP__TEST_GUEST": "false",
+    }
     t0 = time.time()
     cloud = subprocess.Popen(
         [

@@ -168,7 +168,11 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="sbx-img-bench-", dir="/tmp"))
     state = work / "state"
     port = free_port()
-    env = {**os.environ, "STACKBOX_UP__WRITE_USER_CLOUDS_YAML": "false"}
+    env = {
+        **os.environ,
+        "STACKBOX_UP__WRITE_USER_CLOUDS_YAML": "false",
+        "STACKBOX_UP__TEST_GUEST": "false",
+    }
     argv = ["up", "--state-dir", str(state), "--port", str(port), "--bind", "127.0.0.1"]
     cmd = [PY, "-m", "stackbox", *argv]
     if args.mmap_threshold_kib:

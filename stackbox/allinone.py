@@ -19,6 +19,7 @@ import yaml
 
 from stackbox import bus as sbbus
 from stackbox.api import server
+from stackbox.api.app import build_app
 from stackbox.config import Config
 from stackbox.identity.bootstrap import Credentials, bootstrap
 from stackbox.image.recovery import recover as recover_images
@@ -128,7 +129,10 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
         else None
     )
     files = write_clouds_yaml(cfg, creds, user_file)
-    http = asyncio.create_task(server.serve_http(state, sock, stop))
+    app = build_app(state)
+    if cfg.get("up", "test_guest"):
+        await _test_guest(cfg, app, state)
+    http = asyncio.create_task(server.serve_http(state, sock, stop, app))
     await asyncio.sleep(0)
     print(_banner(cfg, files), flush=True)
     print(f"stackbox: ready at {cfg.public_url}", flush=True)
@@ -143,6 +147,20 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
         sock.close()
     print("stackbox: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+async def _test_guest(cfg: Config, app: Any, state: Any) -> None:
+    """Build (cached) and upload the test guest; a cloud without it still starts."""
+    from stackbox.guest.build import build_test_guest
+    from stackbox.image.seed import seed_test_guest
+
+    out = cfg.state_dir / "guest"
+    try:
+        artifacts = await asyncio.to_thread(build_test_guest, out)
+        LOG.info("test guest ready in %s (kernel %s)", out, artifacts.kernel_version)
+        await seed_test_guest(app, state, out)
+    except Exception as exc:  # the guest is a convenience: report, go on
+        LOG.warning("test guest not available: %s", exc)
 
 
 async def start_roles(cfg: Config, db: Any, bus: Any) -> list[Any]:

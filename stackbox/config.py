@@ -215,6 +215,15 @@ OPTIONS: list[Opt] = [
         True,
         "Merge the clouds into ~/.config/openstack/clouds.yaml on `stackbox up`.",
     ),
+    Opt(
+        "up",
+        "test_guest",
+        _bool,
+        True,
+        "On `stackbox up`, build the test guest (cached; needs root and apt) into "
+        "STATE_DIR/guest and upload it as the public images stackbox-tiny[-kernel|-ramdisk] "
+        "when they are missing.",
+    ),
     # [compute]
     Opt(
         "compute",

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -69,8 +70,10 @@ def bind_socket(cfg: Config) -> socket.socket:
     return sock
 
 
-async def serve_http(state: AppState, sock: socket.socket, stop: asyncio.Event) -> None:
-    app = build_app(state)
+async def serve_http(
+    state: AppState, sock: socket.socket, stop: asyncio.Event, app: Any = None
+) -> None:
+    app = app if app is not None else build_app(state)
     config = uvicorn.Config(
         app,
         log_config=None,

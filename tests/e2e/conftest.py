@@ -75,6 +75,7 @@ def start(
         "HOME": str(home),
         "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "8192",
         "PYTHONUNBUFFERED": "1",
+        "STACKBOX_UP__TEST_GUEST": "false",
         **(extra_env or {}),
     }
     env.pop("OS_CLOUD", None)
