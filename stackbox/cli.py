@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     cfg = sub.add_parser("config", help="configuration")
     cfgsub = cfg.add_subparsers(dest="config_command", required=True)
     cfgsub.add_parser("show", help="print every option's effective value and its source")
+    image = sub.add_parser("image", help="guest images")
+    imagesub = image.add_subparsers(dest="image_command", required=True)
+    build_test = imagesub.add_parser(
+        "build-test",
+        help="build the tiny test guest (qcow2 + kernel/ramdisk) from Debian packages",
+    )
+    build_test.add_argument("--output", help="output directory (default: the build cache)")
     return p
 
 
@@ -103,7 +110,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _db(cfg, args.db_command)
     if args.command == "config":
         return _config_show(cfg)
+    if args.command == "image":
+        return _image_build_test(args.output)
     return 2
+
+
+def _image_build_test(output: str | None) -> int:
+    from pathlib import Path
+
+    from stackbox.guest.build import build_test_guest, default_cache_dir
+    from stackbox.guest.debs import GuestBuildError
+
+    out = Path(output) if output else default_cache_dir() / "artifacts"
+    try:
+        guest = build_test_guest(out)
+    except GuestBuildError as exc:
+        print(f"stackbox: {exc}", file=sys.stderr)
+        return 1
+    print(f"kernel {guest.kernel_version} ({'built' if guest.rebuilt else 'up to date'})")
+    for kind, path in (*guest.files().items(), ("manifest", guest.manifest)):
+        print(f"{kind:9} {path}  {path.stat().st_size:,} bytes")
+    return 0
 
 
 def _config_show(cfg: sbconfig.Config) -> int:

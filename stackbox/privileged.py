@@ -29,13 +29,16 @@ ALLOWED = frozenset(
         "dnsmasq",
         "virsh",
         "libvirtd",
+        "useradd",
         "virtlogd",
         "mkfs.vfat",
         "mcopy",
         "mmd",
+        "mdir",
         "syslinux",
         "dpkg-deb",
         "apt-get",
+        "apt-cache",
         "cpio",
         "gzip",
         "sysctl",
@@ -93,3 +96,104 @@ def qemu_img_info_shared(path: str | Path) -> dict[str, Any]:
     guest, whose QEMU holds the image's write lock (plain `info` fails on it)."""
     argv = ["qemu-img", "info", "--force-share", "--output=json", "--", str(path)]
     return json.loads(run(argv, timeout=60).stdout)
+
+
+# -- guest image building (stackbox.guest.build) -------------------------------------
+
+
+def apt_cache_show(packages: Sequence[str]) -> list[dict[str, str]]:
+    """The candidate version's fields (Package, Version, Depends…) of each package, from
+    one `apt-cache show` (each call parses the package lists: about a second)."""
+    out = run(["apt-cache", "show", "--no-all-versions", *packages], timeout=60).stdout
+    stanzas: list[dict[str, str]] = []
+    fields: dict[str, str] = {}
+    key = ""
+    for line in out.decode(errors="replace").splitlines():
+        if not line.strip():
+            if fields:
+                stanzas.append(fields)
+            fields, key = {}, ""
+        elif line[0] in " \t" and key:
+            fields[key] += "\n" + line.strip()
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    if fields:
+        stanzas.append(fields)
+    return stanzas
+
+
+def apt_download(packages: Sequence[str], dest_dir: str | Path) -> None:
+    """`apt-get download NAME=VERSION…` into dest_dir (fetch only; nothing is installed)."""
+    run(["apt-get", "download", "-q", *packages], cwd=dest_dir, timeout=600)
+
+
+def dpkg_deb_extract(deb: str | Path, dest_dir: str | Path) -> None:
+    """Unpack a .deb's files under dest_dir (`dpkg-deb -x`; no maintainer scripts run)."""
+    run(["dpkg-deb", "-x", "--", str(deb), str(dest_dir)], timeout=300)
+
+
+def dpkg_deb_field(deb: str | Path, field: str) -> str:
+    """One control field of a .deb (`dpkg-deb -f`)."""
+    return run(["dpkg-deb", "-f", "--", str(deb), field], timeout=60).stdout.decode().strip()
+
+
+def mkfs_vfat(path: str | Path, size_kib: int, label: str, volume_id: str) -> None:
+    """Create the file `path` holding a FAT filesystem of size_kib KiB (no loop device)."""
+    argv = ["mkfs.vfat", "-C", "-n", label, "-i", volume_id, "--", str(path), str(size_kib)]
+    run(argv, timeout=60)
+
+
+def mcopy(image: str | Path, sources: Sequence[str | Path], dest: str = "::/") -> None:
+    """Copy host files into a FAT image file (mtools; no mount)."""
+    run(["mcopy", "-o", "-i", str(image), *map(str, sources), dest], timeout=120)
+
+
+def mcopy_out(image: str | Path, name: str, dest: str | Path) -> None:
+    """Copy `::name` out of a FAT image file to the host path dest."""
+    run(["mcopy", "-o", "-n", "-i", str(image), f"::{name}", str(dest)], timeout=120)
+
+
+def mdir(image: str | Path) -> list[str]:
+    """File names in the root directory of a FAT image file (`mdir -b`)."""
+    out = run(["mdir", "-b", "-a", "-i", str(image), "::/"], timeout=60).stdout.decode()
+    return [line.strip().removeprefix("::/") for line in out.splitlines() if line.strip()]
+
+
+def syslinux_install(image: str | Path) -> None:
+    """Make a FAT image file bootable with SYSLINUX (boot sector + ldlinux.sys/.c32)."""
+    run(["syslinux", "--install", "--", str(image)], timeout=120)
+
+
+def qemu_img_convert(
+    src: str | Path, dst: str | Path, *, src_format: str = "raw", out_format: str = "qcow2"
+) -> None:
+    """`qemu-img convert -f SRC_FORMAT -O OUT_FORMAT src dst`."""
+    argv = ["qemu-img", "convert", "-f", src_format, "-O", out_format, "--", str(src), str(dst)]
+    run(argv, timeout=600)
+
+
+# -- libvirt (stackbox.virt.daemon and tests) ----------------------------------------
+
+
+def virsh(
+    args: Sequence[str], *, uri: str = "qemu:///system", timeout: float = 60, check: bool = True
+) -> subprocess.CompletedProcess:
+    """`virsh -c URI ARGS…` (argv list, no shell)."""
+    return run(["virsh", "-c", uri, *args], timeout=timeout, check=check)
+
+
+def start_virtlogd() -> None:
+    """Start the libvirt log daemon in the background (`virtlogd -d`)."""
+    run(["virtlogd", "-d"], timeout=30)
+
+
+def add_system_user(name: str, home: str = "/nonexistent") -> None:
+    """Create a system user with a group of the same name, no login, no home directory."""
+    argv = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", home]
+    run([*argv, "--shell", "/usr/sbin/nologin", "--", name], timeout=60)
+
+
+def start_libvirtd() -> None:
+    """Start the libvirt daemon in the background (`libvirtd -d`)."""
+    run(["libvirtd", "-d"], timeout=60)
