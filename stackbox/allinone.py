@@ -91,6 +91,7 @@ def _banner(cfg: Config, files: list[Path]) -> str:
             f"    {env}openstack --os-cloud stackbox token issue",
             f"    {env}openstack --os-cloud stackbox catalog list",
             f"    {env}openstack --os-cloud stackbox project list",
+        f"    {env}openstack --os-cloud stackbox image list",
             f"    {env}openstack --os-cloud stackbox-demo token issue",
             "  stop with Ctrl-C",
             "",

@@ -69,7 +69,7 @@ def setup(level: str = "INFO", fmt: str = "text", stream=None) -> None:
     root.setLevel(level.upper())
     # Library chatter stays at WARNING unless we debug.
     quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
-    for name in ("aio_pika", "aiormq", "sqlalchemy", "alembic", "uvicorn.error"):
+    for name in ("aio_pika", "aiormq", "sqlalchemy", "alembic", "uvicorn.error", "httpx"):
         logging.getLogger(name).setLevel(max(quiet, logging.INFO if name == "alembic" else quiet))
     logging.getLogger("uvicorn.access").disabled = True
 
