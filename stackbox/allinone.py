@@ -91,7 +91,7 @@ def _banner(cfg: Config, files: list[Path]) -> str:
             f"    {env}openstack --os-cloud stackbox token issue",
             f"    {env}openstack --os-cloud stackbox catalog list",
             f"    {env}openstack --os-cloud stackbox project list",
-        f"    {env}openstack --os-cloud stackbox image list",
+            f"    {env}openstack --os-cloud stackbox image list",
             f"    {env}openstack --os-cloud stackbox-demo token issue",
             "  stop with Ctrl-C",
             "",
@@ -104,15 +104,8 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        sock = server.bind_socket(cfg)
-    except OSError as exc:
-        LOG.error(
-            "cannot listen on %s:%s: %s",
-            cfg.get("api", "bind"),
-            cfg.get("api", "port"),
-            exc.strerror,
-        )
+    sock = server.try_bind(cfg)
+    if sock is None:
         return 2
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     db = await asyncio.to_thread(server.prepare_database, cfg)

@@ -30,15 +30,8 @@ async def run(cfg: Config, stop: asyncio.Event) -> int:
         )
         db.dispose()
         return 2
-    try:
-        sock = server.bind_socket(cfg)
-    except OSError as exc:
-        LOG.error(
-            "cannot listen on %s:%s: %s",
-            cfg.get("api", "bind"),
-            cfg.get("api", "port"),
-            exc.strerror,
-        )
+    sock = server.try_bind(cfg)
+    if sock is None:
         return 2
     bus = sbbus.connect(
         cfg.get("transport", "url"),

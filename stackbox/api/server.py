@@ -70,6 +70,20 @@ def bind_socket(cfg: Config) -> socket.socket:
     return sock
 
 
+def try_bind(cfg: Config) -> socket.socket | None:
+    """`bind_socket`, or None after logging why the port cannot be had."""
+    try:
+        return bind_socket(cfg)
+    except OSError as exc:
+        LOG.error(
+            "cannot listen on %s:%s: %s",
+            cfg.get("api", "bind"),
+            cfg.get("api", "port"),
+            exc.strerror,
+        )
+        return None
+
+
 async def serve_http(
     state: AppState, sock: socket.socket, stop: asyncio.Event, app: Any = None
 ) -> None:
