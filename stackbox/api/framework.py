@@ -217,7 +217,21 @@ class _Endpoint:
             router.decorate(req, resp)
         if request.method == "HEAD":
             resp.body = b""
-        await resp(scope, receive, send)
+        if type(resp) in _PLAIN:
+            # A complete body: two messages, without Response.__call__'s extras.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": resp.status_code,
+                    "headers": resp.raw_headers,
+                }
+            )
+            await send({"type": "http.response.body", "body": resp.body})
+        else:  # streaming and file responses send themselves
+            await resp(scope, receive, send)
+
+
+_PLAIN = (Response, JSONResponse)
 
 
 async def _run(spec: RouteSpec, state: AppState, request: Request) -> tuple[Req, Response]:
