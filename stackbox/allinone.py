@@ -111,6 +111,7 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
     db = await asyncio.to_thread(server.prepare_database, cfg)
     await asyncio.to_thread(recover_images, cfg, db)
     state = server.make_state(cfg, db)
+    app = build_app(state)  # reads the policy file: a bad one stops us here
     with db.session() as s:
         creds = await asyncio.to_thread(bootstrap, s, cfg)
     bus = sbbus.connect("local://", default_timeout=cfg.get("transport", "rpc_timeout"))
@@ -123,7 +124,6 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
         else None
     )
     files = write_clouds_yaml(cfg, creds, user_file)
-    app = build_app(state)
     if cfg.get("up", "test_guest"):
         await _test_guest(cfg, app, state)
     http = asyncio.create_task(server.serve_http(state, sock, stop, app))

@@ -98,12 +98,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stackbox: {exc}", file=sys.stderr)
         return 2
     sblog.setup(cfg.get("default", "log_level"), cfg.get("default", "log_format"))
-    if args.command == "up":
-        from stackbox import allinone
+    if args.command in ("up", "serve"):
+        from stackbox.api.policy import PolicyError
+        from stackbox.image.protections import ProtectionError
 
-        return _run(allinone.run(cfg, write_user_file=not args.no_user_clouds_yaml))
-    if args.command == "serve":
-        return _run(_serve(cfg, args.role))
+        try:
+            if args.command == "up":
+                from stackbox import allinone
+
+                return _run(allinone.run(cfg, write_user_file=not args.no_user_clouds_yaml))
+            return _run(_serve(cfg, args.role))
+        except (PolicyError, ProtectionError) as exc:
+            print(f"stackbox: cannot start: {exc}", file=sys.stderr)
+            return 2
     if args.command == "status":
         return _status(cfg)
     if args.command == "db":

@@ -21,6 +21,7 @@ from stackbox.config import Config
 from stackbox.db import Database, migrate
 from stackbox.identity import passwords
 from stackbox.identity.tokens import KeyRepository, TokenService
+from stackbox.image import protections
 
 LOG = logging.getLogger(__name__)
 
@@ -55,7 +56,15 @@ def make_state(cfg: Config, db: Database, bus: object = None) -> AppState:
         cache_time=cfg.get("identity", "token_cache_time"),
         revision_interval=cfg.get("identity", "revision_check_interval"),
     )
-    return AppState(cfg=cfg, db=db, enforcer=Enforcer(), bus=bus, identity=identity)
+    state = AppState(cfg=cfg, db=db, enforcer=Enforcer(), bus=bus, identity=identity)
+    # Rule files are read now, so a broken one stops the start with its reason rather
+    # than failing the first request that needs it.
+    path = cfg.get("image", "property_protection_file")
+    if path:
+        state.extras["image.protections"] = protections.load(
+            path, cfg.get("image", "property_protection_rule_format")
+        )
+    return state
 
 
 def bind_socket(cfg: Config) -> socket.socket:
