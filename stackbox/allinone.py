@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,10 +99,7 @@ def _banner(cfg: Config, files: list[Path]) -> str:
 
 
 async def run(cfg: Config, *, write_user_file: bool = True) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = server.stop_on_signals()
     sock = server.try_bind(cfg)
     if sock is None:
         return 2

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import ctypes
 import logging
-import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -212,10 +211,9 @@ def _safe_url(cfg: sbconfig.Config) -> str:
 
 
 async def _serve(cfg: sbconfig.Config, role: str) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    from stackbox.api.server import stop_on_signals
+
+    stop = stop_on_signals()
     if role == "api":
         from stackbox.api import serve_api
 

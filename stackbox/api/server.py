@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -77,6 +78,15 @@ def bind_socket(cfg: Config) -> socket.socket:
     sock.listen(2048)  # connections queue from here on, before the app is up
     sock.set_inheritable(True)
     return sock
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: how `up` and `serve` are stopped."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 def try_bind(cfg: Config) -> socket.socket | None:

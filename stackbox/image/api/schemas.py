@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from stackbox.api.framework import Req, Router
+from stackbox.image.api.common import STATUSES
 
 UUID_PATTERN = (
     "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"
@@ -28,17 +29,7 @@ def image_schema(disk_formats: list[str], container_formats: list[str]) -> dict[
             "type": "string",
             "readOnly": True,
             "description": "Status of the image",
-            "enum": [
-                "queued",
-                "saving",
-                "active",
-                "killed",
-                "deleted",
-                "uploading",
-                "importing",
-                "pending_delete",
-                "deactivated",
-            ],
+            "enum": list(STATUSES),
         },
         "visibility": {
             "type": "string",
