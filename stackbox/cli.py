@@ -54,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
         help="build the tiny test guest (qcow2 + kernel/ramdisk) from Debian packages",
     )
     build_test.add_argument("--output", help="output directory (default: the build cache)")
+    virt = sub.add_parser("virt", help="what the hypervisor has (read-only)")
+    virtsub = virt.add_subparsers(dest="virt_command", required=True)
+    doms = virtsub.add_parser("domains", help="each domain's id, name, uuid and state")
+    disks = virtsub.add_parser("disks", help="a domain's disks: target, source file, format")
+    disks.add_argument("domain", help="domain name or uuid")
+    for vp in (doms, disks):
+        vp.add_argument(
+            "--uri", help="libvirt URI (default: compute.virt_uri, else qemu:///system)"
+        )
     return p
 
 
@@ -118,6 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _config_show(cfg)
     if args.command == "image":
         return _image_build_test(args.output)
+    if args.command == "virt":
+        from stackbox.virt import tools
+
+        uri = args.uri or tools.default_uri(cfg.get("compute", "virt_uri"))
+        if args.virt_command == "domains":
+            return tools.domains_command(uri)
+        return tools.disks_command(uri, args.domain)
     return 2
 
 
@@ -152,12 +168,17 @@ def _db(cfg: sbconfig.Config, what: str) -> int:
     db = Database(cfg.database_url)
     try:
         if what == "upgrade":
+            from stackbox.compute.bootstrap import ensure_default_flavors
             from stackbox.identity.bootstrap import bootstrap
 
             migrate.upgrade(db.engine)
             with db.session() as s:
                 bootstrap(s, cfg)
-            print(f"database at revision {migrate.current(db.engine)}; identity bootstrapped")
+                ensure_default_flavors(s)
+            print(
+                f"database at revision {migrate.current(db.engine)}; identity and default "
+                "flavors bootstrapped"
+            )
         else:
             print(migrate.current(db.engine) or "empty")
     finally:

@@ -233,6 +233,75 @@ OPTIONS: list[Opt] = [
         "Seconds an image base file in instances/_base may stay unused before it is "
         "removed (Nova's remove_unused_original_minimum_age_seconds).",
     ),
+    Opt(
+        "compute",
+        "virt_uri",
+        str,
+        "auto",
+        "libvirt connection URI of the compute service: qemu:///system for real guests, "
+        "test:///default for libvirt's own test hypervisor (no QEMU), or 'auto': QEMU when "
+        "it can run here (starting libvirtd if needed), else the test hypervisor.",
+    ),
+    Opt("compute", "virt_type", str, "qemu", "Domain type on QEMU: 'kvm' or 'qemu' (TCG)."),
+    Opt("compute", "instances_path", str, "", "Instance dirs (default STATE_DIR/instances)."),
+    Opt("compute", "cpu_allocation_ratio", float, 4.0, "vCPUs per host CPU the scheduler sells."),
+    Opt("compute", "ram_allocation_ratio", float, 1.0, "RAM overcommit ratio."),
+    Opt("compute", "disk_allocation_ratio", float, 1.0, "Disk overcommit ratio."),
+    Opt("compute", "reserved_host_memory_mb", int, 512, "RAM kept for the host."),
+    Opt("compute", "reserved_host_disk_mb", int, 0, "Disk kept for the host."),
+    Opt("compute", "reserved_host_cpus", int, 0, "Host CPUs kept for the host."),
+    Opt("compute", "default_availability_zone", str, "nova", "Zone of hosts in no aggregate."),
+    Opt("compute", "force_config_drive", _bool, False, "Give every server a config drive."),
+    Opt("compute", "vnc_listen", str, "127.0.0.1", "Address guests' VNC servers listen on."),
+    Opt(
+        "compute",
+        "shutdown_timeout",
+        float,
+        60.0,
+        "Seconds a clean shutdown (stop, soft reboot, resize) may take before power-off.",
+    ),
+    Opt(
+        "compute",
+        "sync_power_state_interval",
+        float,
+        10.0,
+        "Seconds between syncs of instance power states with the hypervisor (<=0: off).",
+    ),
+    Opt(
+        "compute",
+        "resource_update_interval",
+        float,
+        60.0,
+        "Seconds between reports of this host's resources to the conductor.",
+    ),
+    Opt(
+        "compute",
+        "shelved_offload_time",
+        int,
+        0,
+        "Seconds a shelved server keeps its host resources (0: offload at once, -1: never).",
+    ),
+    Opt("compute", "max_local_block_devices", int, 3, "Most local disks a server may have."),
+    # [scheduler]
+    Opt(
+        "scheduler",
+        "enabled_filters",
+        str,
+        "ComputeFilter,AvailabilityZoneFilter,ComputeCapabilitiesFilter,"
+        "ImagePropertiesFilter,ResourceFilter",
+        "Comma-separated filter names, applied in this order.",
+    ),
+    Opt("scheduler", "ram_weight_multiplier", float, 1.0, "> 0 spreads by free RAM, < 0 packs."),
+    Opt("scheduler", "cpu_weight_multiplier", float, 1.0, "> 0 spreads by free vCPUs."),
+    Opt("scheduler", "disk_weight_multiplier", float, 1.0, "> 0 spreads by free disk."),
+    Opt(
+        "scheduler",
+        "host_subset_size",
+        int,
+        1,
+        "Pick at random among this many best-weighed hosts (1: always the best).",
+    ),
+    Opt("scheduler", "max_attempts", int, 3, "Hosts a build is tried on before it fails."),
 ]
 
 _BY_KEY = {(o.section, o.name): o for o in OPTIONS}

@@ -32,6 +32,8 @@ ALLOWED = frozenset(
         "useradd",
         "virtlogd",
         "mkfs.vfat",
+        "mkfs.ext4",
+        "mkswap",
         "mcopy",
         "mmd",
         "mdir",
@@ -91,10 +93,12 @@ def qemu_img_info(path: str | Path) -> dict[str, Any]:
     return json.loads(out)
 
 
-def qemu_img_info_shared(path: str | Path) -> dict[str, Any]:
+def qemu_img_info_shared(path: str | Path, fmt: str | None = None) -> dict[str, Any]:
     """`qemu-img info --force-share --output=json`: also works on the disk of a running
-    guest, whose QEMU holds the image's write lock (plain `info` fails on it)."""
-    argv = ["qemu-img", "info", "--force-share", "--output=json", "--", str(path)]
+    guest, whose QEMU holds the image's write lock (plain `info` fails on it). fmt: read
+    the file as that format instead of probing it (a raw image may look like qcow2)."""
+    argv = ["qemu-img", "info", "--force-share", "--output=json"]
+    argv += [*(["-f", fmt] if fmt else []), "--", str(path)]
     return json.loads(run(argv, timeout=60).stdout)
 
 
@@ -166,11 +170,61 @@ def syslinux_install(image: str | Path) -> None:
 
 
 def qemu_img_convert(
-    src: str | Path, dst: str | Path, *, src_format: str = "raw", out_format: str = "qcow2"
+    src: str | Path,
+    dst: str | Path,
+    *,
+    src_format: str = "raw",
+    out_format: str = "qcow2",
+    force_share: bool = False,
 ) -> None:
-    """`qemu-img convert -f SRC_FORMAT -O OUT_FORMAT src dst`."""
-    argv = ["qemu-img", "convert", "-f", src_format, "-O", out_format, "--", str(src), str(dst)]
+    """`qemu-img convert -f SRC_FORMAT -O OUT_FORMAT src dst` (the whole backing chain is
+    read: the result stands alone). force_share adds `-U`, to read the disk of a running
+    guest whose QEMU holds the image's write lock."""
+    share = ["-U"] if force_share else []
+    argv = ["qemu-img", "convert", *share, "-f", src_format, "-O", out_format]
+    run([*argv, "--", str(src), str(dst)], timeout=1800)
+
+
+# -- instance disks (stackbox.compute.disks) ------------------------------------------
+
+
+def qemu_img_create(
+    path: str | Path,
+    fmt: str,
+    size_bytes: int | None = None,
+    *,
+    backing_file: str | Path | None = None,
+    backing_format: str | None = None,
+) -> None:
+    """`qemu-img create -f FMT [-b BACKING -F BACKING_FORMAT] path [SIZE]`: a new image,
+    or a copy-on-write overlay of backing_file (its size when size_bytes is None)."""
+    argv = ["qemu-img", "create", "-q", "-f", fmt]
+    if backing_file is not None:
+        if not backing_format:
+            raise ValueError("an overlay needs the backing file's format")
+        argv += ["-b", str(backing_file), "-F", backing_format]
+    elif size_bytes is None:
+        raise ValueError("an image without a backing file needs a size")
+    argv += ["--", str(path)]
+    if size_bytes is not None:
+        argv.append(str(int(size_bytes)))
+    run(argv, timeout=120)
+
+
+def qemu_img_resize(path: str | Path, size_bytes: int, *, fmt: str = "qcow2") -> None:
+    """`qemu-img resize -f FMT path SIZE` (grow; shrinking is refused by qemu-img)."""
+    run(["qemu-img", "resize", "-q", "-f", fmt, "--", str(path), str(int(size_bytes))], timeout=120)
+
+
+def mkfs_ext4(path: str | Path, label: str = "") -> None:
+    """Format the file `path` (a raw image) as ext4 (`mkfs.ext4 -F`; no loop device)."""
+    argv = ["mkfs.ext4", "-F", "-q", *(["-L", label] if label else []), "--", str(path)]
     run(argv, timeout=600)
+
+
+def mkswap(path: str | Path, label: str = "") -> None:
+    """Write a swap signature into the file `path` (a raw image)."""
+    run(["mkswap", *(["-L", label] if label else []), "--", str(path)], timeout=120)
 
 
 # -- libvirt (stackbox.virt.daemon and tests) ----------------------------------------

@@ -1,0 +1,233 @@
+"""SchedulerManager: the scheduler's RPC endpoint on topic "scheduler".
+
+`select_destinations` filters and weighs the host views, then claims on the best host
+(claims.py: the conditional UPDATE is the only truth). The views are a cache of
+compute_nodes and their compute services, refreshed cheaply before each call: one
+aggregate query tells whether any node changed since we last looked (every claim,
+release and host report bumps a node's `generation`), and only changed rows are read
+again. Services are re-read when their disabled/forced-down counts change, or every
+SERVICE_TTL seconds (heartbeats).
+
+Policy lives in filters.py / weighers.py; this module does I/O and orchestration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Table, case, func, select
+
+from stackbox.db import Database
+from stackbox.db.base import utcnow
+from stackbox.scheduler import claims, filters, weighers
+from stackbox.scheduler.hoststate import HostState, RequestSpec, host_state
+from stackbox.service.models import ServiceRecord
+
+LOG = logging.getLogger("stackbox.scheduler")
+
+NODES = claims.NODES
+SERVICES: Table = ServiceRecord.__table__  # type: ignore[assignment]
+COMPUTE_BINARY = "stackbox-compute"
+SERVICE_TTL = 2.0  # seconds between re-reads of heartbeats
+_NODE_COLUMNS = [
+    NODES.c[name]
+    for name in (
+        "id", "host", "hypervisor_hostname", "vcpus", "memory_mb", "local_gb",
+        "vcpus_used", "memory_mb_used", "local_gb_used", "cpu_allocation_ratio",
+        "ram_allocation_ratio", "disk_allocation_ratio", "reserved_host_memory_mb",
+        "reserved_host_disk_mb", "reserved_host_cpus", "hypervisor_type",
+        "hypervisor_version", "cpu_info", "supported_instances", "availability_zone",
+        "running_vms", "generation",
+    )
+]  # fmt: skip
+_SERVICE_COLUMNS = [SERVICES.c[n] for n in ("host", "disabled", "forced_down", "last_seen_up")]
+# Cheap change detectors, built once: one row each, read before every decision.
+_NODE_KEY = select(
+    func.count(NODES.c.id),
+    func.coalesce(func.sum(NODES.c.generation), 0),
+    func.coalesce(func.max(NODES.c.id), 0),
+)
+_SERVICE_KEY = select(
+    func.count(SERVICES.c.id),
+    func.coalesce(func.sum(case((SERVICES.c.disabled, 1), else_=0)), 0),
+    func.coalesce(func.sum(case((SERVICES.c.forced_down, 1), else_=0)), 0),
+).where(SERVICES.c.binary == COMPUTE_BINARY)
+_SERVICE_ROWS = select(*_SERVICE_COLUMNS).where(SERVICES.c.binary == COMPUTE_BINARY)
+
+
+class NoValidHost(Exception):
+    """No host can take (one of) the instances. The bus reports it by class name."""
+
+    MESSAGE = "No valid host was found. There are not enough hosts available."
+
+    def __init__(self, detail: str = "") -> None:
+        self.detail = detail
+        super().__init__(self.MESSAGE)
+
+
+class SchedulerManager:
+    """RPC endpoint of the scheduler. `cfg` is the Config, `db` the Database; `rng`
+    (tests) seeds the host_subset_size pick."""
+
+    def __init__(self, cfg: Any, db: Database, *, rng: random.Random | None = None) -> None:
+        self.db = db
+        self.filters = filters.load_filters(cfg.get("scheduler", "enabled_filters"))
+        self.multipliers = [
+            (weighers.RAM, float(cfg.get("scheduler", "ram_weight_multiplier"))),
+            (weighers.CPU, float(cfg.get("scheduler", "cpu_weight_multiplier"))),
+            (weighers.DISK, float(cfg.get("scheduler", "disk_weight_multiplier"))),
+        ]
+        self.subset_size = int(cfg.get("scheduler", "host_subset_size"))
+        self.default_zone = str(cfg.get("compute", "default_availability_zone"))
+        self.down_time = float(cfg.get("service", "service_down_time"))
+        self.rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._hosts: dict[int, HostState] = {}
+        self._node_key: tuple[int, int, int] | None = None
+        self._services: dict[str, dict[str, Any]] = {}
+        self._service_key: tuple[int, int, int] | None = None
+        self._service_read = 0.0
+        self._recheck_at = dt.datetime.min
+
+    # --- RPC --------------------------------------------------------------------------
+    def select_destinations(self, request_spec: dict, instance_uuids: list[str]) -> list[dict]:
+        """One claimed destination per instance uuid, in order:
+        [{"host", "node", "compute_node_id"}]. Raises NoValidHost (having released the
+        claims it made) when any instance finds no host."""
+        spec = RequestSpec.from_dict(request_spec or {})
+        with self._lock:
+            hosts = self._refresh()
+            made: list[tuple[str, HostState]] = []
+            try:
+                for consumer in instance_uuids:
+                    host, why = self._place(hosts, spec, consumer)
+                    if host is None:
+                        LOG.info("no host for %s: %s", consumer, why)
+                        raise NoValidHost(why)
+                    made.append((consumer, host))
+            except BaseException:
+                self._undo(made)
+                raise
+        return [{"host": h.host, "node": h.node, "compute_node_id": h.node_id} for _, h in made]
+
+    # --- placement --------------------------------------------------------------------
+    def _candidates(self, hosts: Iterable[HostState], spec: RequestSpec) -> tuple[list, str]:
+        if spec.force_host:  # an admin's zone:host[:node] skips the filters, not the claim
+            chosen = [
+                h
+                for h in hosts
+                if h.host == spec.force_host and (spec.force_node in (None, h.node))
+            ]
+            return chosen, "" if chosen else f"forced host {spec.force_host} is unknown"
+        if spec.ignore_hosts:
+            hosts = [h for h in hosts if h.host not in spec.ignore_hosts]
+        return filters.filter_hosts(hosts, spec, self.filters)
+
+    def _place(
+        self, hosts: list[HostState], spec: RequestSpec, consumer: str
+    ) -> tuple[HostState | None, str]:
+        candidates, why = self._candidates(hosts, spec)
+        weights = weighers.weigh(candidates, self.multipliers)
+        while candidates:
+            i = weighers.choose(weights, self.subset_size, self.rng)
+            host = candidates.pop(i)
+            weights.pop(i)
+            with self.db.session() as s:
+                won = claims.claim(s, host.node_id, consumer, spec.vcpus, spec.memory_mb,
+                                   spec.disk_gb)  # fmt: skip
+            if won:
+                host.consume(spec.vcpus, spec.memory_mb, spec.disk_gb)
+                if self._node_key is not None:
+                    count, gens, max_id = self._node_key
+                    self._node_key = (count, gens + 1, max_id)
+                return host, ""
+            LOG.debug("claim on %s lost a race; trying the next host", host.host)
+            self._node_key = None  # our view of that host is stale: re-read next time
+            why = "claims lost to concurrent requests"
+        return None, why or "no host passed the filters"
+
+    def _undo(self, made: list[tuple[str, HostState]]) -> None:
+        if not made:
+            return
+        with self.db.session() as s:
+            for consumer, host in made:
+                claims.release(s, consumer, host.node_id)
+        self._node_key = None
+
+    # --- host views -------------------------------------------------------------------
+    def _refresh(self) -> list[HostState]:
+        """Bring the cached views up to date with the database, cheaply."""
+        with self.db.engine.connect() as conn:
+            key_row = conn.execute(_NODE_KEY).one()
+            node_key = (int(key_row[0]), int(key_row[1]), int(key_row[2]))
+            services_changed = self._refresh_services(conn)
+            if node_key != self._node_key:
+                self._reload_nodes(conn)
+                self._node_key = node_key
+        now = utcnow()
+        if services_changed or now >= self._recheck_at:
+            self._judge_services(now)
+        return list(self._hosts.values())
+
+    def _view(self, row: Any) -> HostState:
+        return host_state(
+            row,
+            self._services.get(row["host"]),
+            default_zone=self.default_zone,
+            down_time=self.down_time,
+            now=utcnow(),
+        )
+
+    def _reload_nodes(self, conn: Connection) -> None:
+        """Re-read the compute_nodes rows whose generation differs from our view."""
+        c = NODES.c
+        query = select(*_NODE_COLUMNS)
+        if self._hosts:
+            gens = {r[0]: r[1] for r in conn.execute(select(c.id, c.generation))}
+            for gone in set(self._hosts) - set(gens):
+                del self._hosts[gone]
+            changed = [i for i, g in gens.items()
+                       if i not in self._hosts or self._hosts[i].generation != g]  # fmt: skip
+            if not changed:
+                return
+            if len(changed) <= 500:
+                query = query.where(c.id.in_(changed))
+        for row in conn.execute(query).mappings():
+            self._hosts[row["id"]] = self._view(row)
+
+    def _refresh_services(self, conn: Connection) -> bool:
+        """Re-read the compute services when an operator changed one or heartbeats
+        are older than SERVICE_TTL. True when re-read."""
+        key_row = conn.execute(_SERVICE_KEY).one()
+        key = (int(key_row[0]), int(key_row[1]), int(key_row[2]))
+        fresh = time.monotonic() - self._service_read < SERVICE_TTL
+        if key == self._service_key and fresh:
+            return False
+        rows = conn.execute(_SERVICE_ROWS)
+        self._services = {r["host"]: dict(r) for r in rows.mappings()}
+        self._service_key = key
+        self._service_read = time.monotonic()
+        return True
+
+    def _judge_services(self, now: dt.datetime) -> None:
+        """Set enabled/up on every view from the cached service rows, and note when
+        the next heartbeat could expire (the views are re-judged then)."""
+        soonest = now + dt.timedelta(seconds=SERVICE_TTL)
+        limit = dt.timedelta(seconds=self.down_time)
+        for view in self._hosts.values():
+            svc = self._services.get(view.host)
+            if svc is None:
+                view.enabled = view.up = False
+                continue
+            view.enabled = not svc["disabled"]
+            seen = svc["last_seen_up"]
+            view.up = bool(not svc["forced_down"] and seen is not None and now - seen <= limit)
+            if view.up and seen + limit < soonest:
+                soonest = seen + limit
+        self._recheck_at = soonest
