@@ -19,6 +19,7 @@ import yaml
 from stackbox import bus as sbbus
 from stackbox.api import server
 from stackbox.api.app import build_app
+from stackbox.compute.bootstrap import ensure_default_flavors
 from stackbox.config import Config
 from stackbox.identity.bootstrap import Credentials, bootstrap
 from stackbox.image.recovery import recover as recover_images
@@ -110,10 +111,11 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
     app = build_app(state)  # reads the policy file: a bad one stops us here
     with db.session() as s:
         creds = await asyncio.to_thread(bootstrap, s, cfg)
+        await asyncio.to_thread(ensure_default_flavors, s)
     bus = sbbus.connect("local://", default_timeout=cfg.get("transport", "rpc_timeout"))
     await bus.start()
     state.bus = bus
-    services = await start_roles(cfg, db, bus)
+    services = await start_roles(cfg, db, bus, state.identity)
     user_file = (
         Path.home() / ".config/openstack/clouds.yaml"
         if write_user_file and cfg.get("up", "write_user_clouds_yaml")
@@ -153,26 +155,41 @@ async def _test_guest(cfg: Config, app: Any, state: Any) -> None:
         LOG.warning("test guest not available: %s", exc)
 
 
-async def start_roles(cfg: Config, db: Any, bus: Any) -> list[Any]:
-    """Every service role available in this version, each on the in-process bus."""
+async def start_roles(cfg: Config, db: Any, bus: Any, identity: Any = None) -> list[Any]:
+    """Every service role, each on the in-process bus: API (heartbeat only), conductor,
+    scheduler and compute; the compute host starts last (it reports to the conductor)."""
+    from stackbox.compute.manager import create as create_compute
+    from stackbox.conductor.build import fail_interrupted_builds
     from stackbox.conductor.manager import ConductorManager
+    from stackbox.scheduler.manager import SchedulerManager
     from stackbox.service.runner import Service
 
+    failed = await asyncio.to_thread(fail_interrupted_builds, db)
+    if failed:
+        LOG.warning("%d build(s) interrupted by the last stop are now ERROR", len(failed))
     host = cfg.get("default", "host")
-    out = []
-    for binary, topic, manager, with_db in (
-        ("stackbox-api", "api", None, True),
-        ("stackbox-conductor", "conductor", ConductorManager(db, host), True),
+    compute = await create_compute(cfg, bus, host)
+    print(f"stackbox: compute uses {compute.virt_description}", flush=True)
+    out: list[Any] = []
+    for binary, topic, manager in (
+        ("stackbox-api", "api", None),
+        ("stackbox-conductor", "conductor", ConductorManager(db, host, bus=bus, identity=identity)),
+        ("stackbox-scheduler", "scheduler", SchedulerManager(cfg, db)),
+        ("stackbox-compute", "compute", compute),
     ):
-        svc = Service(
-            cfg,
-            bus,
-            db=db if with_db else None,
-            binary=binary,
-            topic=topic,
-            host=host,
-            manager=manager,
-        )
+        svc = Service(cfg, bus, db=db, binary=binary, topic=topic, host=host, manager=manager)
         await svc.start()
         out.append(svc)
+    await compute.start()
+    out.append(_Stoppable(compute))
     return out
+
+
+class _Stoppable:
+    """Lets the compute manager's periodic tasks stop with the services."""
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+
+    async def stop(self) -> None:
+        await self.manager.stop()

@@ -30,10 +30,11 @@ LOG = logging.getLogger("stackbox.api")
 def service_routers() -> list[Router]:
     """Every service's router. Imported lazily so a missing optional dependency of one
     service cannot break the import of this module."""
+    from stackbox.compute.api import ROUTER as compute
     from stackbox.identity.api import ROUTER as identity
     from stackbox.image.api import ROUTER as image
 
-    return [identity, image]
+    return [identity, image, compute]
 
 
 @dataclass

@@ -70,6 +70,8 @@ async def seed_test_guest(app: Any, state: Any, directory: Path) -> list[str]:
                     "visibility": "public",
                     "os_distro": "stackbox-tiny",
                     "hw_qemu_guest_agent": "no",
+                    # no metadata service yet: the guest learns who it is from a config drive
+                    "img_config_drive": "mandatory",
                 },
             )
             r.raise_for_status()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from stackbox import bus as sbbus
 from stackbox.config import Config
@@ -22,8 +23,8 @@ from stackbox.service import registry
 
 LOG = logging.getLogger("stackbox.service")
 
-AVAILABLE_ROLES = ("api", "conductor")
-PLANNED_ROLES = ("scheduler", "compute", "network", "volume")
+AVAILABLE_ROLES = ("api", "conductor", "scheduler", "compute")
+PLANNED_ROLES = ("network", "volume")
 
 
 class RoleError(Exception):
@@ -168,45 +169,71 @@ def make_bus(cfg: Config) -> sbbus.Bus:
 async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
     """Run `role` until `stop_event` is set (`stackbox serve ROLE`, scale-out).
 
-    Raises RoleNotAvailable for roles this version cannot run (and for "api", which
-    `stackbox.api.serve_api.run` serves), RoleError when the database schema or the
-    bus is not ready."""
-    if role != "conductor":
+    conductor and scheduler use the database (its schema must be current); compute
+    hosts have none and report through the conductor. Raises RoleNotAvailable for roles
+    this version cannot run (and for "api", which `stackbox.api.serve_api.run` serves),
+    RoleError when the database schema or the bus is not ready."""
+    if role not in AVAILABLE_ROLES or role == "api":
         if role == "api":
             raise RoleError("role 'api' is run by stackbox.api.serve_api, not run_role")
         raise RoleNotAvailable(role)
-    from stackbox.conductor.manager import ConductorManager
-    from stackbox.db import migrate
-
-    db = Database(cfg.database_url, cfg.get("database", "pool_size"))
+    db = Database(cfg.database_url, cfg.get("database", "pool_size")) if role != "compute" else None
     try:
-        have, want = await asyncio.to_thread(migrate.current, db.engine), migrate.head()
-        if have != want:
-            raise RoleError(
-                f"database schema is at {have or 'nothing'}, this stackbox "
-                f"needs {want}: run `stackbox db upgrade` first"
-            )
+        if db is not None:
+            await _check_schema(db)
         bus = make_bus(cfg)
         try:
             await bus.start()
         except sbbus.BusError as exc:
-            raise RoleError(f"cannot start the conductor: {exc}") from exc
+            raise RoleError(f"cannot start the {role}: {exc}") from exc
         host = cfg.get("default", "host")
-        svc = Service(
-            cfg,
-            bus,
-            db=db,
-            binary="stackbox-conductor",
-            topic="conductor",
-            host=host,
-            manager=ConductorManager(db, host),
-        )
         try:
-            await svc.start()
-            print(f"stackbox: conductor ready on host {host}", flush=True)
-            await stop_event.wait()
+            manager = await _manager(cfg, role, db, bus, host)
+            svc = Service(
+                cfg, bus, db=db, binary=f"stackbox-{role}", topic=role, host=host, manager=manager
+            )
+            try:
+                await svc.start()
+                if role == "compute":
+                    await manager.start()
+                    print(f"stackbox: compute uses {manager.virt_description}", flush=True)
+                print(f"stackbox: {role} ready on host {host}", flush=True)
+                await stop_event.wait()
+            finally:
+                if role == "compute":
+                    await manager.stop()
+                await svc.stop()
         finally:
-            await svc.stop()
             await bus.stop()
     finally:
-        db.dispose()
+        if db is not None:
+            db.dispose()
+
+
+async def _check_schema(db: Database) -> None:
+    from stackbox.db import migrate
+
+    have, want = await asyncio.to_thread(migrate.current, db.engine), migrate.head()
+    if have != want:
+        raise RoleError(
+            f"database schema is at {have or 'nothing'}, this stackbox "
+            f"needs {want}: run `stackbox db upgrade` first"
+        )
+
+
+async def _manager(cfg: Config, role: str, db: Database | None, bus: sbbus.Bus, host: str) -> Any:
+    if role == "conductor":
+        from stackbox.api.server import make_state
+        from stackbox.conductor.manager import ConductorManager
+
+        assert db is not None
+        identity = make_state(cfg, db).identity  # the token service, for service_token
+        return ConductorManager(db, host, bus=bus, identity=identity)
+    if role == "scheduler":
+        from stackbox.scheduler.manager import SchedulerManager
+
+        assert db is not None
+        return SchedulerManager(cfg, db)
+    from stackbox.compute.manager import create
+
+    return await create(cfg, bus, host)

@@ -76,6 +76,8 @@ def start(
         "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "8192",
         "PYTHONUNBUFFERED": "1",
         "STACKBOX_UP__TEST_GUEST": "false",
+        # libvirt's own test hypervisor unless a test asks for QEMU
+        "STACKBOX_COMPUTE__VIRT_URI": "test:///default",
         **(extra_env or {}),
     }
     env.pop("OS_CLOUD", None)

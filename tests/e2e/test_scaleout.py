@@ -195,14 +195,14 @@ def test_api_and_conductor_over_postgres_and_rabbitmq(scaleout: dict) -> None:
 
 def test_unimplemented_role_refuses_clearly(scaleout: dict) -> None:
     r = subprocess.run(
-        [str(BIN / "stackbox"), "serve", "compute"],
+        [str(BIN / "stackbox"), "serve", "network"],
         env=scaleout["env"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert r.returncode != 0
-    assert "compute" in r.stderr and "not" in r.stderr
+    assert "network" in r.stderr and "not" in r.stderr
 
 
 async def _ping(exchange: str, host: str) -> dict:

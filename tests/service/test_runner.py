@@ -172,18 +172,21 @@ async def test_heartbeat_failures_do_not_stop_the_loop(cfg: sbconfig.Config) -> 
         await svc.stop()
 
 
-@pytest.mark.parametrize("role", ["scheduler", "compute", "network", "volume"])
+@pytest.mark.parametrize("role", ["network", "volume"])
 async def test_unimplemented_roles_are_refused_clearly(cfg: sbconfig.Config, role: str) -> None:
     with pytest.raises(RoleNotAvailable) as info:
         await runner.run_role(cfg, role, asyncio.Event())
     assert str(info.value) == (
         f"role '{role}' is not implemented yet in this version of "
-        "stackbox; available: api, conductor"
+        "stackbox; available: api, conductor, scheduler, compute"
     )
 
 
 async def test_unknown_role_and_api_are_refused(cfg: sbconfig.Config) -> None:
-    with pytest.raises(RoleNotAvailable, match="unknown role 'bogus'; available: api, conductor"):
+    with pytest.raises(
+        RoleNotAvailable,
+        match="unknown role 'bogus'; available: api, conductor, scheduler, compute",
+    ):
         await runner.run_role(cfg, "bogus", asyncio.Event())
     with pytest.raises(RoleError, match="serve_api"):
         await runner.run_role(cfg, "api", asyncio.Event())

@@ -1,0 +1,292 @@
+"""Server actions that change what a server is made of: resize (+ confirmResize,
+revertResize) and rebuild.
+
+- resize: checks the new flavor (exists, visible, different, root disk not shrinking),
+  keeps both flavors on the row (`old_flavor`/`new_flavor`), task resize_prep, then the
+  conductor claims the new flavor on the host and casts to compute.
+- confirmResize: task_state stays None, as in Nova (the state check and the UPDATE
+  still run atomically against a concurrent revert, which does take a task state);
+  revertResize: task resize_reverting. Both cast to the instance's host.
+- rebuild: checks the image as a create does, writes the new image and the other
+  given fields, task rebuilding, casts compute rebuild_instance; 202 with the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import string
+from typing import Any
+
+from sqlalchemy import select
+
+from stackbox.api import errors
+from stackbox.api.framework import Req
+from stackbox.compute import states
+from stackbox.compute.api import server_action_base as base
+from stackbox.compute.api import server_views
+from stackbox.compute.api.microversion import version
+from stackbox.compute.models import Flavor, FlavorProject, Instance, InstanceMetadata, KeyPair
+from stackbox.image.api import common as image_common
+from stackbox.image.models import Image
+
+GIB = 1024**3
+
+
+# --- resize -------------------------------------------------------------------
+def _flavor(req: Req, ref: str) -> Flavor:
+    fid = str(ref).rstrip("/").rsplit("/", 1)[-1]
+    flv = req.db.scalar(select(Flavor).where(Flavor.flavorid == fid))
+    if flv is not None and not flv.is_public and not base.is_admin(req):
+        access = req.db.scalar(
+            select(FlavorProject).where(
+                FlavorProject.flavor_id == flv.id,
+                FlavorProject.project_id == req.context.project_id,
+            )
+        )
+        if access is None:
+            flv = None
+    if flv is None or flv.disabled:
+        raise errors.BadRequest("Unable to locate requested flavor.")
+    return flv
+
+
+def resize(req: Req, inst: Instance, value: dict) -> None:
+    base.authorize(req, "os_compute_api:servers:resize", inst)
+    base.check_locked(req, inst)
+    base.check_host(inst)
+    base.check_state("resize", inst, states.ALLOWED["resize"])
+    flv = _flavor(req, value["flavorRef"])
+    current = inst.flavor or {}
+    if str(current.get("flavorid")) == flv.flavorid:
+        raise errors.BadRequest("When resizing, instances must change flavor!")
+    old_root = int(current.get("root_gb") or 0)
+    if flv.root_gb == 0 and old_root != 0:
+        raise errors.BadRequest(
+            "Server disk was unable to be resized because: "
+            "Resize to zero disk flavor is not allowed."
+        )
+    if 0 < flv.root_gb < old_root:
+        raise errors.BadRequest("Resize error: Unable to resize disk down.")
+    new = base.flavor_copy(flv)
+    values: dict[str, Any] = {"old_flavor": dict(current), "new_flavor": new}
+    if "OS-DCF:diskConfig" in value:
+        values["disk_config"] = value["OS-DCF:diskConfig"]
+    rid = base.begin(req, inst, "resize", states.RESIZE_PREP, values=values)
+    cond = base.conductor(req)
+    base.send(req, cond.resize_instance, inst.uuid, new, rid)
+
+
+def confirm_resize(req: Req, inst: Instance, _value: Any) -> None:
+    base.authorize(req, "os_compute_api:servers:confirm_resize", inst)
+    base.check_locked(req, inst)
+    base.check_host(inst)
+    rid = base.begin(req, inst, "confirmResize", None)
+    comp = base.compute(req)
+    payload = base.instance_payload(inst)
+    base.send(req, comp.simple_action, inst.host, "confirm_resize", payload, rid)
+
+
+def revert_resize(req: Req, inst: Instance, _value: Any) -> None:
+    base.authorize(req, "os_compute_api:servers:revert_resize", inst)
+    base.check_locked(req, inst)
+    base.check_host(inst)
+    rid = base.begin(req, inst, "revertResize", states.RESIZE_REVERTING)
+    comp = base.compute(req)
+    payload = base.instance_payload(inst)
+    base.send(req, comp.simple_action, inst.host, "revert_resize", payload, rid)
+
+
+# --- rebuild ------------------------------------------------------------------
+def image_meta(img: Image) -> dict[str, Any]:
+    """The image as an instance keeps it (see models.Instance.image_meta)."""
+    return {
+        "id": img.id,
+        "name": img.name,
+        "disk_format": img.disk_format,
+        "container_format": img.container_format,
+        "size": img.size,
+        "virtual_size": img.virtual_size,
+        "checksum": img.checksum,
+        "os_hash_algo": img.os_hash_algo,
+        "os_hash_value": img.os_hash_value,
+        "min_disk": img.min_disk,
+        "min_ram": img.min_ram,
+        "properties": img.extra,
+    }
+
+
+def check_image(req: Req, ref: str, flavor: dict) -> Image:
+    """An active image the caller may see, that fits `flavor` (400s as in Nova)."""
+    image_id = str(ref).rstrip("/").rsplit("/", 1)[-1]
+    try:
+        img = image_common.get_image(req, image_id)
+    except errors.NotFound:
+        raise errors.BadRequest("Can not find requested image") from None
+    if img.status != "active":
+        raise errors.BadRequest(f"Image {img.id} is not active.")
+    if int(flavor.get("memory_mb") or 0) < (img.min_ram or 0):
+        raise errors.BadRequest("Flavor's memory is too small for requested image.")
+    root_gb = int(flavor.get("root_gb") or 0)
+    if root_gb:
+        size = img.virtual_size or img.size or 0
+        if size > root_gb * GIB:
+            raise errors.BadRequest(
+                "Flavor's disk is too small for requested image. Flavor disk is "
+                f"{root_gb * GIB} bytes, image is {size} bytes."
+            )
+        if (img.min_disk or 0) > root_gb:
+            raise errors.BadRequest(
+                "Flavor's disk is too small for requested image. Flavor disk is "
+                f"{root_gb * GIB} bytes, minimum required by the image is "
+                f"{img.min_disk * GIB} bytes."
+            )
+    return img
+
+
+def _password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def rebuild(req: Req, inst: Instance, value: dict) -> tuple[dict, int]:
+    base.authorize(req, "os_compute_api:servers:rebuild", inst)
+    base.check_locked(req, inst)
+    base.check_host(inst)
+    base.check_state("rebuild", inst, states.ALLOWED["rebuild"])
+    img = check_image(req, value["imageRef"], inst.flavor or {})
+    meta = image_meta(img)
+    values: dict[str, Any] = {
+        "image_ref": img.id,
+        "image_meta": meta,
+        "kernel_id": meta["properties"].get("kernel_id"),
+        "ramdisk_id": meta["properties"].get("ramdisk_id"),
+    }
+    if "name" in value:
+        values["display_name"] = value["name"]
+    if "description" in value:
+        values["display_description"] = value["description"]
+    if "accessIPv4" in value:
+        values["access_ip_v4"] = value["accessIPv4"] or None
+    if "accessIPv6" in value:
+        values["access_ip_v6"] = value["accessIPv6"] or None
+    if "OS-DCF:diskConfig" in value:
+        values["disk_config"] = value["OS-DCF:diskConfig"]
+    if "key_name" in value:
+        values.update(_key(req, inst, value["key_name"]))
+    if "user_data" in value:
+        values["user_data"] = _user_data(value["user_data"])
+    rid = base.begin(req, inst, "rebuild", states.REBUILDING, values=values)
+    if "metadata" in value:
+        inst.metadata_items = [
+            InstanceMetadata(key=k, value=v) for k, v in sorted(value["metadata"].items())
+        ]
+        req.db.flush()
+    password = value.get("adminPass") or _password()
+    comp = base.compute(req)
+    base.send(req, comp.rebuild_instance, inst.host, base.instance_payload(inst), rid, password)
+    view = rebuild_view(req, inst)
+    view["adminPass"] = password
+    return {"server": view}, 202
+
+
+# Before 2.75 Nova answers a rebuild with the server minus its extension attributes.
+_NOT_IN_OLD_REBUILD = ("OS-EXT-AZ:", "OS-EXT-SRV-ATTR:", "OS-SRV-USG:", "OS-EXT-STS:", "os-")
+_NOT_IN_OLD_REBUILD_KEYS = frozenset(
+    {"config_drive", "key_name", "host_status", "security_groups", "server_groups"}
+)
+
+
+def rebuild_view(req: Req, inst: Instance) -> dict[str, Any]:
+    view = server_views.show_view(req, inst)
+    if version(req) >= (2, 75):
+        return view
+    return {
+        k: v
+        for k, v in view.items()
+        if k not in _NOT_IN_OLD_REBUILD_KEYS and not k.startswith(_NOT_IN_OLD_REBUILD)
+    }
+
+
+def _user_data(data: str | None) -> str | None:
+    if data is None:
+        return None
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.BadRequest("User data needs to be valid base 64.") from None
+    return data
+
+
+def _key(req: Req, inst: Instance, name: str | None) -> dict[str, Any]:
+    if name is None:
+        return {"key_name": None, "key_data": None}
+    kp = req.db.scalar(select(KeyPair).where(KeyPair.user_id == inst.user_id, KeyPair.name == name))
+    if kp is None:
+        raise errors.BadRequest("Invalid key_name provided.")
+    return {"key_name": kp.name, "key_data": kp.public_key}
+
+
+_FLAVOR_REF = {"type": ["string", "integer"], "minLength": 1}
+_DISK_CONFIG = {"enum": ["AUTO", "MANUAL"]}
+_RESIZE = {
+    "type": "object",
+    "properties": {"flavorRef": _FLAVOR_REF, "OS-DCF:diskConfig": _DISK_CONFIG},
+    "required": ["flavorRef"],
+    "additionalProperties": False,
+}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^\S(.*\S)?$"}
+_META = {
+    "type": "object",
+    "patternProperties": {"^.{1,255}$": {"type": "string", "maxLength": 255}},
+    "additionalProperties": False,
+    "maxProperties": 128,
+}
+_REBUILD_PROPS: dict[str, Any] = {
+    "imageRef": {"type": "string", "minLength": 1},
+    "name": _NAME,
+    "adminPass": {"type": "string"},
+    "metadata": _META,
+    "accessIPv4": {"type": ["string", "null"]},
+    "accessIPv6": {"type": ["string", "null"]},
+    "OS-DCF:diskConfig": _DISK_CONFIG,
+    "preserve_ephemeral": {"type": "boolean"},
+    "personality": {"type": "array"},
+}
+
+
+def _rebuild_schema(**extra: Any) -> dict:
+    props = {**_REBUILD_PROPS, **extra}
+    if "user_data" in extra:  # 2.57 drops personality files
+        props.pop("personality")
+    return {
+        "type": "object",
+        "properties": props,
+        "required": ["imageRef"],
+        "additionalProperties": False,
+    }
+
+
+_DESCRIPTION = {"type": ["string", "null"], "maxLength": 255}
+_KEY_NAME = {"type": ["string", "null"], "minLength": 1, "maxLength": 255}
+_USER_DATA = {"type": ["string", "null"], "maxLength": 65535}
+_NULL = [((2, 1), base.NULL_ONLY)]
+
+ACTIONS: dict[str, base.ActionSpec] = {
+    "resize": base.ActionSpec(resize, [((2, 1), _RESIZE)]),
+    "confirmResize": base.ActionSpec(confirm_resize, _NULL),
+    "revertResize": base.ActionSpec(revert_resize, _NULL),
+    "rebuild": base.ActionSpec(
+        rebuild,
+        [
+            ((2, 1), _rebuild_schema()),
+            ((2, 19), _rebuild_schema(description=_DESCRIPTION)),
+            ((2, 54), _rebuild_schema(description=_DESCRIPTION, key_name=_KEY_NAME)),
+            (
+                (2, 57),
+                _rebuild_schema(description=_DESCRIPTION, key_name=_KEY_NAME, user_data=_USER_DATA),
+            ),
+        ],
+    ),
+}

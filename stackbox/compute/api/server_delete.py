@@ -1,0 +1,73 @@
+"""DELETE /v2.1/servers/{server_id} (204).
+
+- Locked: 409 for everyone but admins.
+- No host (never scheduled, failed before scheduling, shelved_offloaded), or a host whose
+  compute service is known and down (Nova's "local delete"): the API finishes the delete
+  itself: the row is soft-deleted and any allocation it holds is released, in one
+  transaction. (A down host that comes back must reap guests the database no longer
+  lists; a host with no service record at all is treated as up.)
+- On a host: task_state deleting, then compute terminate_instance; the host reports
+  `instance_destroyed` to the conductor, which soft-deletes the row.
+- Already deleting: 204 again without a second cast (Nova ignores the repeat).
+Every path records the instance action "delete"."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from stackbox.api.framework import Req, Router
+from stackbox.compute import actions, states
+from stackbox.compute.api import lookup, server_views
+from stackbox.compute.api import server_action_base as base
+from stackbox.compute.models import Instance
+
+
+def _release(req: Req, inst: Instance) -> None:
+    """Free what the instance (and an unfinished resize of it) holds on any node."""
+    from stackbox.scheduler import claims  # the API does not need the scheduler otherwise
+
+    claims.release(req.db, inst.uuid)
+    claims.release(req.db, f"migration:{inst.uuid}")
+
+
+def _host_down(req: Req, host: str) -> bool:
+    from stackbox.service import registry
+    from stackbox.service.models import ServiceRecord
+
+    rec = req.db.scalar(
+        select(ServiceRecord).where(
+            ServiceRecord.host == host, ServiceRecord.binary == server_views.COMPUTE_BINARY
+        )
+    )
+    if rec is None:
+        return False
+    return not registry.is_up(rec, float(req.state.cfg.get("service", "service_down_time")))
+
+
+def delete_server(req: Req) -> None:
+    inst = lookup.get_instance(req, req.params["server_id"])
+    base.authorize(req, "os_compute_api:servers:delete", inst)
+    base.check_locked(req, inst)
+    if inst.task_state == states.DELETING:
+        return None
+    rid = lookup.request_id()
+    if not inst.host or _host_down(req, inst.host):
+        # Nothing to tear down on a host: finish here, atomically against a racing
+        # action (which would have set a task_state) or a second delete.
+        if not actions.begin_delete(req.db, inst):
+            return None
+        actions.record_action(req.db, inst, "delete", rid, req.context)
+        actions.mark_deleted(req.db, inst)
+        _release(req, inst)
+        return None
+    # Any other task is interrupted, as in Nova; only a concurrent delete wins over us.
+    if not actions.begin_delete(req.db, inst):
+        return None
+    actions.record_action(req.db, inst, "delete", rid, req.context)
+    comp = base.compute(req)
+    base.send(req, comp.terminate_instance, inst.host, base.instance_payload(inst), rid)
+    return None
+
+
+def register(router: Router) -> None:
+    router.route("DELETE", "/v2.1/servers/{server_id}", status=204)(delete_server)

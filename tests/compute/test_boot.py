@@ -1,0 +1,177 @@
+"""The boot workflow on the real LibvirtDriver (test:///default), real disks and a real
+image cache; the conductor is the in-test RecordingConductor."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pycdlib
+import pytest
+
+from stackbox import privileged
+from stackbox.compute import disks, states
+from stackbox.compute.imagecache import base_name
+from tests.compute.recording import ComputeRig, compute_rig, make_image, make_instance
+
+IMG = "11111111-2222-4333-8444-555555555555"
+
+pytestmark = pytest.mark.skipif(
+    not privileged.available("qemu-img"), reason="needs qemu-img (qemu-utils) for real disks"
+)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[ComputeRig]:
+    async for r in compute_rig(tmp_path):
+        make_image(r.store, IMG)
+        yield r
+
+
+async def build(rig: ComputeRig, **overrides: object) -> dict:
+    inst = rig.add(make_instance(IMG, **overrides))
+    await rig.manager.build_and_run_instance(instance=inst, request_id="req-1")
+    return rig.current(inst["uuid"])
+
+
+def _disk_targets(xml: str) -> list[tuple[str, str]]:
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml)
+    out = []
+    for d in root.iter("disk"):
+        target, source = d.find("target"), d.find("source")
+        assert target is not None and source is not None
+        out.append((str(target.get("dev")), str(source.get("file"))))
+    return out
+
+
+async def test_build_runs_the_guest_on_an_overlay_of_the_cached_image(rig: ComputeRig) -> None:
+    inst = await build(rig)
+    uuid = inst["uuid"]
+    assert inst["vm_state"] == states.ACTIVE
+    assert inst["task_state"] is None
+    assert inst["power_state"] == states.RUNNING
+    assert inst["root_device_name"] == "/dev/vda"
+    assert inst["launched_at"]
+    assert rig.driver.state(uuid).power_state == states.RUNNING
+    root = rig.instances_path / uuid / "disk"
+    info = disks.disk_info(root)
+    assert info.format == "qcow2"
+    assert (
+        Path(info.backing_file or "").resolve()
+        == (rig.instances_path / "_base" / base_name(IMG)).resolve()
+    )
+    assert info.virtual_size == 1024**3  # flavor root_gb 1
+    assert (rig.instances_path / uuid / "libvirt.xml").exists()
+    assert rig.events_of(uuid) == [
+        ("compute_build_and_run_instance", "start"),
+        ("compute_build_and_run_instance", "Success"),
+    ]
+
+
+async def test_second_server_from_one_image_does_not_fetch_it_again(rig: ComputeRig) -> None:
+    first = await build(rig)
+    base = rig.instances_path / "_base" / base_name(IMG)
+    inode = base.stat().st_ino
+    (rig.store / IMG).unlink()  # a second download would now fail
+    second = await build(rig)
+    assert second["vm_state"] == states.ACTIVE, rig.conductor.faults
+    assert base.stat().st_ino == inode
+    assert first["uuid"] != second["uuid"]
+
+
+async def test_flavor_disks_and_config_drive_are_attached_in_order(rig: ComputeRig) -> None:
+    flavor = {
+        "flavorid": "2",
+        "name": "m1.eph",
+        "vcpus": 1,
+        "memory_mb": 128,
+        "root_gb": 1,
+        "ephemeral_gb": 1,
+        "swap": 16,
+    }
+    inst = await build(
+        rig,
+        flavor=flavor,
+        config_drive="True",
+        key_name="k1",
+        key_data="ssh-ed25519 AAAA me@host",
+        user_data="IyEvYmluL3NoCmVjaG8gaGk=",  # "#!/bin/sh\necho hi"
+        metadata={"role": "web"},
+    )
+    uuid = inst["uuid"]
+    assert inst["vm_state"] == states.ACTIVE, rig.conductor.faults
+    idir = rig.instances_path / uuid
+    targets = _disk_targets(rig.driver.domain_xml(uuid))
+    assert targets == [
+        ("vda", str(idir / "disk")),
+        ("vdb", str(idir / "disk.local")),
+        ("vdc", str(idir / "disk.swap")),
+        ("vdd", str(idir / "disk.config")),
+    ]
+    assert disks.disk_info(idir / "disk.local").virtual_size == 1024**3
+    assert disks.disk_info(idir / "disk.swap").virtual_size == 16 * 1024**2
+
+    iso = pycdlib.PyCdlib()
+    iso.open(str(idir / "disk.config"))
+    try:
+        assert iso.pvd.volume_identifier.decode().strip() == "config-2"
+        out = io.BytesIO()
+        iso.get_file_from_iso_fp(out, rr_path="/openstack/latest/meta_data.json")
+        md = json.loads(out.getvalue())
+        out = io.BytesIO()
+        iso.get_file_from_iso_fp(out, rr_path="/openstack/latest/user_data")
+        assert out.getvalue() == b"#!/bin/sh\necho hi"
+    finally:
+        iso.close()
+    assert md["uuid"] == uuid
+    assert md["public_keys"] == {"k1": "ssh-ed25519 AAAA me@host"}
+    assert md["meta"] == {"role": "web"}
+
+
+async def test_forced_config_drive(tmp_path: Path) -> None:
+    async for rig in compute_rig(tmp_path, cfg_overrides={("compute", "force_config_drive"): True}):
+        make_image(rig.store, IMG)
+        inst = await build(rig)
+        assert inst["config_drive"] == "True"
+        assert (rig.instances_path / inst["uuid"] / "disk.config").is_file()
+
+
+async def test_failed_build_cleans_up_and_reports(rig: ComputeRig) -> None:
+    inst = await build(rig, image_ref="99999999-0000-4000-8000-000000000000")
+    uuid = inst["uuid"]
+    assert inst["vm_state"] == states.ERROR
+    assert inst["task_state"] is None
+    assert not (rig.instances_path / uuid).exists()
+    assert uuid not in {g.uuid for g in rig.driver.list_guests()}
+    assert rig.conductor.released == [uuid]
+    [fault] = rig.conductor.faults
+    assert fault["code"] == 500 and "not found" in fault["message"]
+    assert "Traceback" in fault["details"]
+    assert rig.events_of(uuid)[-1] == ("compute_build_and_run_instance", "Error")
+
+
+async def test_root_disk_smaller_than_image_fails(rig: ComputeRig) -> None:
+    make_image(rig.store, "22222222-2222-4333-8444-555555555555", size="2G")
+    inst = await build(rig, image_ref="22222222-2222-4333-8444-555555555555")
+    assert inst["vm_state"] == states.ERROR
+    assert "too small" in rig.conductor.faults[0]["message"]
+
+
+async def test_rebuild_recreates_the_root_disk_from_the_new_image(rig: ComputeRig) -> None:
+    inst = await build(rig)
+    uuid = inst["uuid"]
+    new = "44444444-2222-4333-8444-555555555555"
+    make_image(rig.store, new, size="32M")
+    rig.conductor.instances[uuid].update(task_state=states.REBUILDING, image_ref=new)
+    payload = rig.current(uuid)
+    payload["image_meta"] = dict(payload["image_meta"], id=new)
+    await rig.manager.rebuild_instance(instance=payload, request_id="rb")
+    inst = rig.current(uuid)
+    assert (inst["vm_state"], inst["task_state"]) == (states.ACTIVE, None), rig.conductor.faults
+    backing = disks.disk_info(rig.instances_path / uuid / "disk").backing_file
+    assert Path(backing or "").name == base_name(new)
+    assert rig.driver.state(uuid).power_state == states.RUNNING
