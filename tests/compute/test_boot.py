@@ -140,6 +140,14 @@ async def test_forced_config_drive(tmp_path: Path) -> None:
         assert (rig.instances_path / inst["uuid"] / "disk.config").is_file()
 
 
+async def test_image_that_requires_a_config_drive_gets_one(rig: ComputeRig) -> None:
+    make_image(rig.store, IMG)
+    meta = {"id": IMG, "disk_format": "qcow2", "properties": {"img_config_drive": "mandatory"}}
+    inst = await build(rig, image_meta=meta)
+    assert inst["vm_state"] == states.ACTIVE
+    assert (rig.instances_path / inst["uuid"] / "disk.config").is_file()
+
+
 async def test_failed_build_cleans_up_and_reports(rig: ComputeRig) -> None:
     inst = await build(rig, image_ref="99999999-0000-4000-8000-000000000000")
     uuid = inst["uuid"]

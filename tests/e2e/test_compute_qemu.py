@@ -45,6 +45,27 @@ def qemu_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         yield running
     finally:
         running.stop()
+        _remove_domains_of(base / "state")
+
+
+def _remove_domains_of(state_dir: Path) -> None:
+    """A failed test must not leave guests running on the shared libvirtd (their names
+    would collide with the next cloud's): remove the domains whose files are ours."""
+    import libvirt
+
+    try:
+        conn = libvirt.open("qemu:///system")
+    except libvirt.libvirtError:
+        return
+    try:
+        for dom in conn.listAllDomains():
+            if str(state_dir) not in dom.XMLDesc(0):
+                continue
+            if dom.isActive():
+                dom.destroy()
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+    finally:
+        conn.close()
 
 
 def _cli(running: Running, *args: str) -> str:

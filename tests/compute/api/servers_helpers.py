@@ -184,6 +184,7 @@ def _seed(srv: Srv) -> None:
     srv.images["min_disk"] = _image(c, a, "public", True, min_disk=5)
     srv.images["min_ram"] = _image(c, a, "public", True, min_ram=4096)
     srv.images["huge"] = _image(c, a, "public", True)
+    srv.images["needs_cd"] = _image(c, a, "public", True, img_config_drive="mandatory")
     with srv.state.db.session() as s:
         s.get(Image, srv.images["huge"]).virtual_size = 3 * 1024**3  # type: ignore[union-attr]
         s.commit()

@@ -196,3 +196,11 @@ def test_create_row_details(srv: Srv) -> None:
     actions = srv.get(f"/servers/{sid}/os-instance-actions")
     if actions.status_code == 200:  # H5b's module; the row is ours either way
         assert actions.json()["instanceActions"][0]["action"] == "create"
+
+
+def test_an_image_can_require_a_config_drive(srv: Srv) -> None:
+    sid = srv.boot(imageRef=srv.images["needs_cd"])
+    s = srv.get(f"/servers/{sid}").json()["server"]
+    assert s["config_drive"] == "True"
+    plain = srv.get(f"/servers/{srv.boot()}").json()["server"]
+    assert plain["config_drive"] == ""
