@@ -241,3 +241,15 @@ async def compute_rig(
 
 async def _no_token(project_id: str, user_id: str) -> str:
     raise AssertionError("this test uploads nothing")
+
+
+# The image every workflow test boots from (make_image puts it in the rig's store).
+IMG = "11111111-2222-4333-8444-555555555555"
+
+
+async def active(rig: ComputeRig) -> str:
+    """A server booted on the rig and ACTIVE; returns its uuid."""
+    inst = rig.add(make_instance(IMG))
+    await rig.manager.build_and_run_instance(instance=inst, request_id="req-0")
+    assert rig.current(inst["uuid"])["vm_state"] == "active"
+    return str(inst["uuid"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pycdlib
@@ -14,20 +13,11 @@ import pytest
 from stackbox import privileged
 from stackbox.compute import disks, states
 from stackbox.compute.imagecache import base_name
-from tests.compute.recording import ComputeRig, compute_rig, make_image, make_instance
-
-IMG = "11111111-2222-4333-8444-555555555555"
+from tests.compute.recording import IMG, ComputeRig, compute_rig, make_image, make_instance
 
 pytestmark = pytest.mark.skipif(
     not privileged.available("qemu-img"), reason="needs qemu-img (qemu-utils) for real disks"
 )
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[ComputeRig]:
-    async for r in compute_rig(tmp_path):
-        make_image(r.store, IMG)
-        yield r
 
 
 async def build(rig: ComputeRig, **overrides: object) -> dict:

@@ -5,35 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from stackbox import privileged
 from stackbox.compute import rpcapi
 from stackbox.compute import states as st
-from tests.compute.recording import HOST, ComputeRig, compute_rig, make_image, make_instance
-
-IMG = "11111111-2222-4333-8444-555555555555"
+from tests.compute.recording import (
+    HOST,
+    ComputeRig,
+    active,
+)
 
 pytestmark = pytest.mark.skipif(
     not privileged.available("qemu-img"), reason="needs qemu-img (qemu-utils) for real disks"
 )
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[ComputeRig]:
-    async for r in compute_rig(tmp_path):
-        make_image(r.store, IMG)
-        yield r
-
-
-async def active(rig: ComputeRig) -> str:
-    inst = rig.add(make_instance(IMG))
-    await rig.manager.build_and_run_instance(instance=inst, request_id="req-0")
-    assert rig.current(inst["uuid"])["vm_state"] == st.ACTIVE
-    return str(inst["uuid"])
 
 
 async def cast_and_wait(rig: ComputeRig, uuid: str, action: str, task: str | None) -> dict:

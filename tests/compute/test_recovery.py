@@ -4,34 +4,17 @@ LibvirtDriver (test:///default)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from stackbox import privileged
 from stackbox.compute import recovery
 from stackbox.compute import states as st
-from tests.compute.recording import ComputeRig, compute_rig, make_image, make_instance
-
-IMG = "11111111-2222-4333-8444-555555555555"
+from tests.compute.recording import ComputeRig, active
 
 pytestmark = pytest.mark.skipif(
     not privileged.available("qemu-img"), reason="needs qemu-img (qemu-utils) for real disks"
 )
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[ComputeRig]:
-    async for r in compute_rig(tmp_path):
-        make_image(r.store, IMG)
-        yield r
-
-
-async def active(rig: ComputeRig) -> str:
-    inst = rig.add(make_instance(IMG))
-    await rig.manager.build_and_run_instance(instance=inst, request_id="b")
-    return str(inst["uuid"])
 
 
 async def test_init_host_finishes_an_interrupted_delete(rig: ComputeRig) -> None:
@@ -95,3 +78,24 @@ async def test_power_sync(rig: ComputeRig) -> None:
     assert rig.current(lost)["power_state"] == st.NOSTATE
     assert rig.current(lost)["vm_state"] == st.ACTIVE
     assert rig.current(busy)["power_state"] == st.RUNNING
+
+
+async def test_init_host_stops_instances_whose_guest_the_hypervisor_lost(rig: ComputeRig) -> None:
+    """A restarted hypervisor that forgot its guests (libvirt's test driver with the
+    process, or a host reboot): the instance shows SHUTOFF, and `start` brings the guest
+    back from its files."""
+    lost, kept = await active(rig), await active(rig)
+    rig.driver.destroy(lost)
+    await recovery.init_host(rig.manager.ctx)
+    inst = rig.current(lost)
+    assert (inst["vm_state"], inst["task_state"], inst["power_state"]) == (
+        st.STOPPED,
+        None,
+        st.NOSTATE,
+    )
+    assert (rig.instances_path / lost).exists()  # its disks are kept for `start`
+    assert rig.current(kept)["vm_state"] == st.ACTIVE
+    rig.set_task(lost, st.POWERING_ON)
+    await rig.manager.start_instance(instance=rig.current(lost), request_id="s")
+    assert (rig.current(lost)["vm_state"], rig.current(lost)["task_state"]) == (st.ACTIVE, None)
+    assert rig.driver.state(lost).power_state == st.RUNNING

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from stackbox import privileged
 from stackbox.compute import disks
 from stackbox.compute import states as st
-from tests.compute.recording import FLAVOR, ComputeRig, compute_rig, make_image, make_instance
+from tests.compute.recording import FLAVOR, IMG, ComputeRig, make_instance
 
-IMG = "11111111-2222-4333-8444-555555555555"
 BIG = dict(FLAVOR, flavorid="3", name="m1.big", vcpus=2, memory_mb=256, root_gb=2, ephemeral_gb=1)
 
 pytestmark = pytest.mark.skipif(
     not privileged.available("qemu-img"), reason="needs qemu-img (qemu-utils) for real disks"
 )
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[ComputeRig]:
-    async for r in compute_rig(tmp_path):
-        make_image(r.store, IMG)
-        yield r
 
 
 async def resized(rig: ComputeRig, vm_state: str = st.ACTIVE) -> str:

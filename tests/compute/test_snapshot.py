@@ -16,9 +16,15 @@ from stackbox import privileged
 from stackbox.compute import disks
 from stackbox.compute import states as st
 from stackbox.compute.imageupload import ImageUploader
-from tests.compute.recording import HOST, ComputeRig, compute_rig, make_image, make_instance
+from tests.compute.recording import (
+    HOST,
+    IMG,
+    ComputeRig,
+    active,
+    compute_rig,
+    make_image,
+)
 
-IMG = "11111111-2222-4333-8444-555555555555"
 SNAP = "33333333-2222-4333-8444-555555555555"
 
 pytestmark = pytest.mark.skipif(
@@ -82,12 +88,6 @@ async def rig(tmp_path: Path, image_api: ImageAPI) -> AsyncIterator[ComputeRig]:
         rig_ref.append(r)
         make_image(r.store, IMG)
         yield r
-
-
-async def active(rig: ComputeRig) -> str:
-    inst = rig.add(make_instance(IMG))
-    await rig.manager.build_and_run_instance(instance=inst, request_id="b")
-    return str(inst["uuid"])
 
 
 async def test_snapshot_uploads_a_standalone_copy(rig: ComputeRig, image_api: ImageAPI) -> None:

@@ -79,3 +79,17 @@ def reject_unknown_query(req: Req, allowed: frozenset[str] | set[str]) -> None:
             "Invalid input for query parameters: Additional properties are not allowed "
             f"({names} {verb} unexpected)"
         )
+
+
+def query_time(name: str, raw: str) -> dt.datetime:
+    """A date-time query parameter (changes-since...) as naive UTC; 400 if malformed."""
+    try:
+        # a '+' of an unencoded offset arrives as a space
+        value = dt.datetime.fromisoformat(raw.strip().replace(" ", "+").replace("Z", "+00:00"))
+    except ValueError:
+        raise errors.BadRequest(
+            f"Invalid input for query parameters {name}. Value: {raw}. '{raw}' is not a 'date-time'"
+        ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value

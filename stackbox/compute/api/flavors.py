@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload, selectinload
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
@@ -156,14 +157,18 @@ def _choice(req: Req, name: str, default: str, allowed: Any) -> str:
     return value
 
 
-def list_flavors(req: Req) -> tuple[list[Flavor], int]:
-    """The flavors a list call returns, and the page size asked for."""
+def list_flavors(req: Req, *, specs: bool = False) -> tuple[list[Flavor], int]:
+    """The flavors a list call returns, and the page size asked for. Only the extra
+    specs are loaded with them, and only when the view shows them (`specs`)."""
     if version(req) >= (2, 75):
         common.reject_unknown_query(req, LIST_QUERY)
     sort_key = _choice(req, "sort_key", "flavorid", SORT_KEYS)
     sort_dir = _choice(req, "sort_dir", "asc", ("asc", "desc"))
     limit, marker = common.paging(req)
-    q = select(Flavor)
+    q = select(Flavor).options(
+        lazyload(Flavor.projects),
+        selectinload(Flavor.extra_specs) if specs else lazyload(Flavor.extra_specs),
+    )
     if flavor_views.is_admin(req):
         public = _is_public(req)
         if public is True:
@@ -219,8 +224,8 @@ def register(router: Router) -> None:
 
     @router.route("GET", "/v2.1/flavors/detail")
     def detail(req: Req) -> dict:
-        rows, limit = list_flavors(req)
         specs = flavor_views.may_read_specs(req)
+        rows, limit = list_flavors(req, specs=specs)
         items = [flavor_views.show(req, f, specs=specs) for f in rows]
         return _listing(req, "flavors/detail", items, rows, limit)
 

@@ -66,17 +66,7 @@ def event_view(
 
 def _time(req: Req, name: str) -> dt.datetime | None:
     raw = req.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise errors.BadRequest(
-            f"Invalid input for query parameters {name}. Value: {raw}. '{raw}' is not a 'date-time'"
-        ) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
+    return None if raw is None else common.query_time(name, raw)
 
 
 def list_actions(req: Req) -> dict[str, Any]:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets
-import string
 from typing import Any
 
 from sqlalchemy import select
@@ -25,9 +23,9 @@ from stackbox.api import errors
 from stackbox.api.framework import Req
 from stackbox.compute import states
 from stackbox.compute.api import server_action_base as base
-from stackbox.compute.api import server_views
+from stackbox.compute.api import server_create, server_views
 from stackbox.compute.api.microversion import version
-from stackbox.compute.models import Flavor, FlavorProject, Instance, InstanceMetadata, KeyPair
+from stackbox.compute.models import Flavor, Instance, InstanceMetadata, KeyPair
 from stackbox.image.api import common as image_common
 from stackbox.image.models import Image
 
@@ -36,20 +34,11 @@ GIB = 1024**3
 
 # --- resize -------------------------------------------------------------------
 def _flavor(req: Req, ref: str) -> Flavor:
-    fid = str(ref).rstrip("/").rsplit("/", 1)[-1]
-    flv = req.db.scalar(select(Flavor).where(Flavor.flavorid == fid))
-    if flv is not None and not flv.is_public and not base.is_admin(req):
-        access = req.db.scalar(
-            select(FlavorProject).where(
-                FlavorProject.flavor_id == flv.id,
-                FlavorProject.project_id == req.context.project_id,
-            )
-        )
-        if access is None:
-            flv = None
-    if flv is None or flv.disabled:
-        raise errors.BadRequest("Unable to locate requested flavor.")
-    return flv
+    """The resize target (Nova words a missing one differently from create)."""
+    try:
+        return server_create.find_flavor(req, ref)
+    except errors.BadRequest:
+        raise errors.BadRequest("Unable to locate requested flavor.") from None
 
 
 def resize(req: Req, inst: Instance, value: dict) -> None:
@@ -99,24 +88,6 @@ def revert_resize(req: Req, inst: Instance, _value: Any) -> None:
 
 
 # --- rebuild ------------------------------------------------------------------
-def image_meta(img: Image) -> dict[str, Any]:
-    """The image as an instance keeps it (see models.Instance.image_meta)."""
-    return {
-        "id": img.id,
-        "name": img.name,
-        "disk_format": img.disk_format,
-        "container_format": img.container_format,
-        "size": img.size,
-        "virtual_size": img.virtual_size,
-        "checksum": img.checksum,
-        "os_hash_algo": img.os_hash_algo,
-        "os_hash_value": img.os_hash_value,
-        "min_disk": img.min_disk,
-        "min_ram": img.min_ram,
-        "properties": img.extra,
-    }
-
-
 def check_image(req: Req, ref: str, flavor: dict) -> Image:
     """An active image the caller may see, that fits `flavor` (400s as in Nova)."""
     image_id = str(ref).rstrip("/").rsplit("/", 1)[-1]
@@ -145,18 +116,13 @@ def check_image(req: Req, ref: str, flavor: dict) -> Image:
     return img
 
 
-def _password() -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(12))
-
-
 def rebuild(req: Req, inst: Instance, value: dict) -> tuple[dict, int]:
     base.authorize(req, "os_compute_api:servers:rebuild", inst)
     base.check_locked(req, inst)
     base.check_host(inst)
     base.check_state("rebuild", inst, states.ALLOWED["rebuild"])
     img = check_image(req, value["imageRef"], inst.flavor or {})
-    meta = image_meta(img)
+    meta = server_create.image_copy(img)
     values: dict[str, Any] = {
         "image_ref": img.id,
         "image_meta": meta,
@@ -183,7 +149,7 @@ def rebuild(req: Req, inst: Instance, value: dict) -> tuple[dict, int]:
             InstanceMetadata(key=k, value=v) for k, v in sorted(value["metadata"].items())
         ]
         req.db.flush()
-    password = value.get("adminPass") or _password()
+    password = value.get("adminPass") or server_create.generate_password()
     comp = base.compute(req)
     base.send(req, comp.rebuild_instance, inst.host, base.instance_payload(inst), rid, password)
     view = rebuild_view(req, inst)

@@ -5,7 +5,6 @@ Deleting and actions belong to `server_actions.py`."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -92,19 +91,6 @@ def _bool(name: str, raw: str) -> bool:
     raise errors.BadRequest(f"Invalid input for query parameters {name}. Value: {raw}.")
 
 
-def _time(name: str, raw: str) -> dt.datetime:
-    try:
-        # a '+' of an unencoded offset arrives as a space
-        value = dt.datetime.fromisoformat(raw.strip().replace(" ", "+").replace("Z", "+00:00"))
-    except ValueError:
-        raise errors.BadRequest(
-            f"Invalid input for query parameters {name}. Value: {raw}. '{raw}' is not a 'date-time'"
-        ) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
-
-
 def _filters(req: Req) -> dict[str, str]:
     """The query's filters this caller may use (Nova strips the others for users)."""
     mv = version(req)
@@ -143,8 +129,11 @@ def _query(req: Req, f: dict[str, str], detail: bool) -> Select[Any]:
             q = q.where(Instance.project_id == project)
     else:
         q = q.where(Instance.project_id == ctx.project_id)
-    since = _time("changes-since", f["changes-since"]) if "changes-since" in f else None
-    before = _time("changes-before", f["changes-before"]) if "changes-before" in f else None
+    since = before = None
+    if "changes-since" in f:
+        since = common.query_time("changes-since", f["changes-since"])
+    if "changes-before" in f:
+        before = common.query_time("changes-before", f["changes-before"])
     if since and before and since > before:
         raise errors.BadRequest(
             "The value of changes-since must be less than or equal to changes-before."

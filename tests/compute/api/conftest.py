@@ -42,6 +42,22 @@ def demo(cloud: Cloud) -> dict:
     return cloud.headers(cloud.token("demo", project="demo"))
 
 
+@pytest.fixture(scope="module")
+def me(cloud: Cloud, demo: dict) -> Any:
+    """The demo project's member, for the action tests (tests/compute/api/actions_helpers)."""
+    from tests.compute.api.actions_helpers import who
+
+    return who(cloud, demo)
+
+
+@pytest.fixture(scope="module")
+def boss(cloud: Cloud, admin: dict) -> Any:
+    """The admin, for the action tests."""
+    from tests.compute.api.actions_helpers import who
+
+    return who(cloud, admin)
+
+
 def mv(headers: dict, version: str | None) -> dict:
     """`headers` asking for compute microversion `version` (None: no header)."""
     if version is None:

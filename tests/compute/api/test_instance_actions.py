@@ -7,8 +7,6 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-import pytest
-
 from stackbox.compute import states
 from stackbox.compute.models import InstanceAction, InstanceActionEvent
 from tests.compute.api.actions_helpers import (
@@ -18,7 +16,6 @@ from tests.compute.api.actions_helpers import (
     bus_fixture,  # noqa: F401  (the `bus` fixture)
     error,
     make_instance,
-    who,
 )
 from tests.compute.api.conftest import Cloud
 
@@ -33,16 +30,6 @@ SAMPLE_KEYS = [
     "start_time",
     "message",
 ]
-
-
-@pytest.fixture(scope="module")
-def me(cloud: Cloud, demo: dict) -> Who:
-    return who(cloud, demo)
-
-
-@pytest.fixture(scope="module")
-def boss(cloud: Cloud, admin: dict) -> Who:
-    return who(cloud, admin)
 
 
 def get(cloud: Cloud, headers: dict, path: str, version: str | None = None, **params: Any) -> Any:

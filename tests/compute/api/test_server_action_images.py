@@ -4,8 +4,6 @@ microversion, and the casts to the compute host and the conductor."""
 
 from __future__ import annotations
 
-import pytest
-
 from stackbox.compute import states
 from stackbox.compute.models import InstanceAction
 from stackbox.image.models import Image
@@ -17,19 +15,8 @@ from tests.compute.api.actions_helpers import (
     bus_fixture,  # noqa: F401  (the `bus` fixture)
     instance,
     make_instance,
-    who,
 )
 from tests.compute.api.conftest import Cloud
-
-
-@pytest.fixture(scope="module")
-def me(cloud: Cloud, demo: dict) -> Who:
-    return who(cloud, demo)
-
-
-@pytest.fixture(scope="module")
-def boss(cloud: Cloud, admin: dict) -> Who:
-    return who(cloud, admin)
 
 
 def actions_of(cloud: Cloud, uid: str) -> list[str]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
-
 from stackbox.compute import states
 from stackbox.compute.models import InstanceAction
 from stackbox.image.models import Image
@@ -21,19 +19,8 @@ from tests.compute.api.actions_helpers import (
     flavor_row,
     instance,
     make_instance,
-    who,
 )
 from tests.compute.api.conftest import Cloud
-
-
-@pytest.fixture(scope="module")
-def me(cloud: Cloud, demo: dict) -> Who:
-    return who(cloud, demo)
-
-
-@pytest.fixture(scope="module")
-def boss(cloud: Cloud, admin: dict) -> Who:
-    return who(cloud, admin)
 
 
 def actions_of(cloud: Cloud, uid: str) -> list[str]:

@@ -20,19 +20,8 @@ from tests.compute.api.actions_helpers import (
     error,
     instance,
     make_instance,
-    who,
 )
 from tests.compute.api.conftest import Cloud
-
-
-@pytest.fixture(scope="module")
-def me(cloud: Cloud, demo: dict) -> Who:
-    return who(cloud, demo)
-
-
-@pytest.fixture(scope="module")
-def boss(cloud: Cloud, admin: dict) -> Who:
-    return who(cloud, admin)
 
 
 def actions_of(cloud: Cloud, uid: str) -> list[str]:

@@ -21,21 +21,10 @@ from tests.compute.api.actions_helpers import (
     error,
     instance,
     make_instance,
-    who,
 )
 from tests.compute.api.conftest import Cloud
 
 API = "/compute/v2.1"
-
-
-@pytest.fixture(scope="module")
-def me(cloud: Cloud, demo: dict) -> Who:
-    return who(cloud, demo)
-
-
-@pytest.fixture(scope="module")
-def boss(cloud: Cloud, admin: dict) -> Who:
-    return who(cloud, admin)
 
 
 def delete(cloud: Cloud, headers: dict, uid: str) -> Any:
