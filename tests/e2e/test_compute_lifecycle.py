@@ -158,3 +158,43 @@ def test_multi_create_and_console(cloud_up: Running, image: str, tmp_path: Path)
         conn.compute.delete_server(s)
     for s in servers:
         conn.compute.wait_for_delete(s, interval=0.2, wait=WAIT)
+
+
+def test_rebuild_revert_shelve_lock_and_reset(cloud_up: Running, image: str) -> None:
+    conn = _conn(cloud_up)
+    server = _wait(
+        conn,
+        conn.compute.create_server(name="s4", image_id=image, flavor_id="1", networks="none"),
+        "ACTIVE",
+    )
+    conn.compute.rebuild_server(server, image, name="s4-rebuilt")
+    server = _wait(conn, server, "ACTIVE")
+    assert server.name == "s4-rebuilt"
+
+    conn.compute.resize_server(server, "2")
+    _wait(conn, server, "VERIFY_RESIZE")
+    conn.compute.revert_server_resize(server)
+    assert _wait(conn, server, "ACTIVE").flavor.original_name == "m1.tiny"
+
+    # the lock and its reason (2.73) are shown, and lifted
+    conn.compute.lock_server(server, locked_reason="maintenance")
+    locked = conn.compute.get_server(server)
+    assert locked.is_locked and locked.locked_reason == "maintenance"
+    conn.compute.unlock_server(server)
+
+    conn.compute.shelve_server(server)
+    _wait(conn, server, "SHELVED_OFFLOADED")
+    assert not (cloud_up.state_dir / "instances" / server.id).exists()
+    with _db(cloud_up) as db:
+        held = db.execute(
+            "SELECT count(*) FROM allocations WHERE consumer_id = ?", (server.id,)
+        ).fetchone()[0]
+    assert held == 0  # an offloaded server holds no host resources
+    conn.compute.unshelve_server(server)
+    assert _wait(conn, server, "ACTIVE").compute_host
+
+    conn.compute.reset_server_state(server, "error")
+    assert _wait(conn, server, "ERROR").vm_state == "error"
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, interval=0.2, wait=WAIT)
+    assert not (cloud_up.state_dir / "instances" / server.id).exists()
