@@ -149,6 +149,14 @@ def test_tiny_guest_life_on_qemu(qemu_cloud: Running, tmp_path: Path) -> None:
     _wait_status(run, "s1", "SHUTOFF")
     _cli(run, "server", "start", "s1")
     _wait_status(run, "s1", "ACTIVE")
+    for action, status in (
+        ("pause", "PAUSED"),
+        ("unpause", "ACTIVE"),
+        ("suspend", "SUSPENDED"),
+        ("resume", "ACTIVE"),
+    ):
+        _cli(run, "server", action, "s1")
+        _wait_status(run, "s1", status)
     _cli(run, "server", "image", "create", "--name", "s1-snap", "--wait", "s1")
     snap = run.openstack_json("--os-cloud", "stackbox", "image", "show", "s1-snap")
     assert snap["status"] == "active"
