@@ -11,6 +11,7 @@ import logging
 
 from stackbox import bus as sbbus
 from stackbox.api import server
+from stackbox.api.app import build_app
 from stackbox.config import Config
 from stackbox.db import Database, migrate
 
@@ -38,8 +39,21 @@ async def run(cfg: Config, stop: asyncio.Event) -> int:
         exchange=cfg.get("transport", "exchange"),
         default_timeout=cfg.get("transport", "rpc_timeout"),
     )
-    await bus.start()
+    try:
+        await bus.start()
+    except sbbus.BusError as exc:
+        LOG.error("cannot start the api: %s", exc)
+        db.dispose()
+        sock.close()
+        return 2
     state = server.make_state(cfg, db, bus)
+    try:
+        app = build_app(state)  # reads the policy file: a bad one stops us before "ready"
+    except BaseException:
+        await bus.stop()
+        db.dispose()
+        sock.close()
+        raise
     svc = Service(
         cfg,
         bus,
@@ -53,7 +67,7 @@ async def run(cfg: Config, stop: asyncio.Event) -> int:
     LOG.info("api ready at %s", cfg.public_url)
     print(f"stackbox: api ready at {cfg.public_url}", flush=True)
     try:
-        await server.serve_http(state, sock, stop)
+        await server.serve_http(state, sock, stop, app)
     finally:
         await svc.stop()
         await bus.stop()

@@ -25,6 +25,7 @@ LOG = logging.getLogger("stackbox.service")
 
 AVAILABLE_ROLES = ("api", "conductor", "scheduler", "compute")
 PLANNED_ROLES = ("network", "volume")
+CONDUCTOR_RETRY_INTERVAL = 1.0  # seconds between a waiting compute host's attempts
 
 
 class RoleError(Exception):
@@ -187,6 +188,12 @@ async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
         except sbbus.BusError as exc:
             raise RoleError(f"cannot start the {role}: {exc}") from exc
         host = cfg.get("default", "host")
+        if role == "compute" and not cfg.get("api", "public_url"):
+            LOG.warning(
+                "[api] public_url is not set: this compute host fetches images from and "
+                "uploads snapshots to %s/image; set it to the API's URL",
+                cfg.public_url,
+            )
         try:
             manager = await _manager(cfg, role, db, bus, host)
             svc = Service(
@@ -195,7 +202,8 @@ async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
             try:
                 await svc.start()
                 if role == "compute":
-                    await manager.start()
+                    if not await _start_compute(manager, stop_event):
+                        return
                     print(f"stackbox: compute uses {manager.virt_description}", flush=True)
                 print(f"stackbox: {role} ready on host {host}", flush=True)
                 await stop_event.wait()
@@ -208,6 +216,27 @@ async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
     finally:
         if db is not None:
             db.dispose()
+
+
+async def _start_compute(manager: Any, stop_event: asyncio.Event) -> bool:
+    """Start the compute manager, waiting for a conductor to answer: in scale-out the
+    processes start in any order, and a compute host started before its conductor must
+    wait for it, not exit. False if `stop_event` was set first."""
+    waiting = False
+    while not stop_event.is_set():
+        try:
+            await manager.start()
+        except sbbus.RPCTimeout as exc:  # Unreachable too: no conductor (yet)
+            if not waiting:
+                LOG.warning("compute waits for a conductor: %s", exc)
+            waiting = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_event.wait(), CONDUCTOR_RETRY_INTERVAL)
+        else:
+            if waiting:
+                LOG.info("compute: the conductor answers")
+            return True
+    return False
 
 
 async def _check_schema(db: Database) -> None:

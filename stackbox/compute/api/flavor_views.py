@@ -32,7 +32,11 @@ def is_admin(req: Req) -> bool:
 def visible(req: Req) -> Any:
     """SQL condition: flavors the caller may see (admins: all; others: public ones
     and private ones their project was given access to)."""
-    project = req.context.project_id
+    return visible_to(req.context.project_id)
+
+
+def visible_to(project: Any) -> Any:
+    """`visible` for a project id (or a bound parameter standing for one)."""
     return or_(
         Flavor.is_public.is_(True),
         Flavor.projects.any(FlavorProject.project_id == project),

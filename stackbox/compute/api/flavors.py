@@ -10,10 +10,11 @@ project; admins see the same unless they pass `is_public=false` (private only) o
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, selectinload
 
@@ -165,33 +166,49 @@ def list_flavors(req: Req, *, specs: bool = False) -> tuple[list[Flavor], int]:
     sort_key = _choice(req, "sort_key", "flavorid", SORT_KEYS)
     sort_dir = _choice(req, "sort_dir", "asc", ("asc", "desc"))
     limit, marker = common.paging(req)
-    q = select(Flavor).options(
-        lazyload(Flavor.projects),
-        selectinload(Flavor.extra_specs) if specs else lazyload(Flavor.extra_specs),
-    )
     if flavor_views.is_admin(req):
         public = _is_public(req)
-        if public is True:
-            q = q.where(flavor_views.visible(req))
-        elif public is False:
-            q = q.where(Flavor.is_public.is_(False))
+        scope = "visible" if public is True else "private" if public is False else "all"
     else:
-        q = q.where(flavor_views.visible(req), Flavor.disabled.is_(False))
+        scope = "visible_enabled"
     min_ram = _int_filter(req, "minRam")
-    if min_ram is not None:
-        q = q.where(Flavor.memory_mb >= min_ram)
     min_disk = _int_filter(req, "minDisk")
-    if min_disk is not None:
-        q = q.where(Flavor.root_gb >= min_disk)
-    col = SORT_KEYS[sort_key]
-    order = (col.desc(), Flavor.id.desc()) if sort_dir == "desc" else (col.asc(), Flavor.id.asc())
-    rows = list(req.db.scalars(q.order_by(*order)))
+    stmt = _list_statement(
+        scope, min_ram is not None, min_disk is not None, sort_key, sort_dir, specs
+    )
+    params = {"project": req.context.project_id, "min_ram": min_ram, "min_disk": min_disk}
+    rows = list(req.db.scalars(stmt, params))
     if marker is not None:
         ids = [f.flavorid for f in rows]
         if marker not in ids:
             raise errors.BadRequest(f"marker [{marker}] not found")
         rows = rows[ids.index(marker) + 1 :]
     return rows[:limit], limit
+
+
+@functools.lru_cache(maxsize=256)
+def _list_statement(
+    scope: str, min_ram: bool, min_disk: bool, sort_key: str, sort_dir: str, specs: bool
+) -> Any:
+    """The list query of one shape, built once; values come as bound parameters
+    ("project", "min_ram", "min_disk"). Building it costs more than running it."""
+    q = select(Flavor).options(
+        lazyload(Flavor.projects),
+        selectinload(Flavor.extra_specs) if specs else lazyload(Flavor.extra_specs),
+    )
+    if scope in ("visible", "visible_enabled"):
+        q = q.where(flavor_views.visible_to(bindparam("project")))
+    elif scope == "private":
+        q = q.where(Flavor.is_public.is_(False))
+    if scope == "visible_enabled":
+        q = q.where(Flavor.disabled.is_(False))
+    if min_ram:
+        q = q.where(Flavor.memory_mb >= bindparam("min_ram"))
+    if min_disk:
+        q = q.where(Flavor.root_gb >= bindparam("min_disk"))
+    col = SORT_KEYS[sort_key]
+    order = (col.desc(), Flavor.id.desc()) if sort_dir == "desc" else (col.asc(), Flavor.id.asc())
+    return q.order_by(*order)
 
 
 def _listing(req: Req, collection: str, items: list[dict], rows: list[Flavor], limit: int) -> dict:
