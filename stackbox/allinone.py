@@ -166,7 +166,9 @@ async def start_roles(cfg: Config, db: Any, bus: Any, identity: Any = None) -> l
 
     failed = await asyncio.to_thread(fail_interrupted_builds, db)
     if failed:
-        LOG.warning("%d build(s) interrupted by the last stop are now ERROR", len(failed))
+        LOG.warning(
+            "%d server(s) left waiting for a host by the last stop: see their faults", len(failed)
+        )
     host = cfg.get("default", "host")
     compute = await create_compute(cfg, bus, host)
     print(f"stackbox: compute uses {compute.virt_description}", flush=True)

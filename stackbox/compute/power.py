@@ -55,8 +55,13 @@ async def stop(ctx: Context, instance: dict[str, Any]) -> dict[str, Any]:
 
 
 async def start(ctx: Context, instance: dict[str, Any]) -> dict[str, Any]:
+    """Power on; a guest the hypervisor lost (see recovery) is re-created from its files,
+    as Nova's libvirt power_on does (a hard reboot)."""
     uuid = instance["uuid"]
-    await asyncio.to_thread(ctx.driver.power_on, uuid)
+    try:
+        await asyncio.to_thread(ctx.driver.power_on, uuid)
+    except GuestNotFound:
+        await boot.spawn(ctx, instance)
     return await _final(ctx, uuid, st.ACTIVE)
 
 

@@ -3,7 +3,12 @@
 * `init_host` -- at service start, repair what a crash or stop left half-done: finish
   deletes, fail builds that were interrupted (fault + ERROR + release resources),
   finish or reset interrupted actions, and LOG (never destroy) hypervisor guests that
-  belong to no instance of this host.
+  belong to no instance of this host; remove the temp files of image downloads a crash
+  cut short (ImageCache.cleanup). An instance that should be running but whose
+  guest the hypervisor no longer has at all (libvirt's test driver forgets its guests
+  with the process; a host reboot with transient domains) becomes STOPPED (SHUTOFF,
+  power NOSTATE), as Nova leaves guests after a host reboot when
+  resume_guests_state_on_host_boot is off; `start` re-creates the guest from its files.
 * `sync_power_states` -- the periodic task: the hypervisor's power state wins; an ACTIVE
   instance whose guest is shut off becomes STOPPED (as Nova's sync stops it); a missing
   guest is reported as NOSTATE.
@@ -32,6 +37,8 @@ LOG = logging.getLogger(__name__)
 BUILD_INTERRUPTED = "Instance was being built when the compute service restarted"
 # vm_states whose instances have no guest on this host, by design.
 NO_GUEST = frozenset({st.SHELVED_OFFLOADED, st.DELETED, st.SOFT_DELETED})
+# vm_states whose guest must exist (defined) for the instance to make sense as it is.
+GUEST_EXPECTED = frozenset({st.ACTIVE, st.PAUSED, st.SUSPENDED})
 
 
 async def init_host(ctx: Context) -> None:
@@ -41,6 +48,8 @@ async def init_host(ctx: Context) -> None:
             await repair(ctx, inst)
         except Exception:
             LOG.exception("cannot repair instance %s at start-up", inst.get("uuid"))
+    for left in await asyncio.to_thread(ctx.images.cleanup):
+        LOG.info("removed %s, left in the image cache by an interrupted download", left)
     known = {inst["uuid"] for inst in instances}
     for guest in await asyncio.to_thread(ctx.driver.list_guests):
         if guest.uuid not in known:
@@ -74,9 +83,21 @@ async def repair(ctx: Context, inst: dict[str, Any]) -> None:
     if task == st.POWERING_ON:
         await ctx.update(uuid, await power.start(ctx, inst))
         return
+    actual = await _state(ctx, uuid)
+    if vm in GUEST_EXPECTED and actual == st.NOSTATE:
+        LOG.warning(
+            "instance %s is %s but the hypervisor has no guest for it (it restarted): "
+            "now STOPPED; start it to re-create the guest",
+            uuid,
+            vm,
+        )
+        await ctx.update(
+            uuid, {"vm_state": st.STOPPED, "task_state": None, "power_state": st.NOSTATE}
+        )
+        return
     if task is not None:
         LOG.info("instance %s: resetting interrupted task %s", uuid, task)
-        await ctx.update(uuid, {"task_state": None, "power_state": await _state(ctx, uuid)})
+        await ctx.update(uuid, {"task_state": None, "power_state": actual})
 
 
 async def _state(ctx: Context, uuid: str) -> int:

@@ -245,8 +245,11 @@ def resize_claims_done(s: Any, instance_uuid: str, confirmed: bool) -> None:
 
 def fail_interrupted_builds(db: Database) -> list[str]:
     """After a restart of the all-in-one process: builds that were waiting for a host
-    (their cast died with the process) go ERROR, and any claim made for them is freed.
-    Only for the all-in-one: in scale-out another conductor may be working on them."""
+    (their cast died with the process) go ERROR with a fault saying so, and any claim
+    the scheduler made for them is freed. Unshelves of offloaded servers waiting for a
+    host likewise get their task cleared (they stay SHELVED_OFFLOADED) and a fault.
+    Only for the all-in-one: in scale-out another conductor may be working on them.
+    Returns the uuids it changed."""
     from sqlalchemy import select
 
     from stackbox.scheduler import claims
@@ -256,17 +259,31 @@ def fail_interrupted_builds(db: Database) -> list[str]:
         rows = s.scalars(
             select(Instance).where(
                 Instance.deleted.is_(False),
-                Instance.vm_state == states.BUILDING,
                 Instance.host.is_(None),
+                (Instance.vm_state == states.BUILDING) | (Instance.task_state == states.UNSHELVING),
             )
         ).all()
         for inst in rows:
-            db_instances.set_error(
-                s,
-                inst.uuid,
-                "Build was interrupted by a restart of stackbox before a host was chosen; "
-                "delete the server and create it again.",
-            )
+            if inst.vm_state == states.BUILDING:
+                db_instances.set_error(
+                    s,
+                    inst.uuid,
+                    "Build was interrupted by a restart of stackbox before a host was chosen; "
+                    "delete the server and create it again.",
+                )
+            else:
+                db_instances.instance_update(
+                    s, inst.uuid, {"task_state": None}, [states.UNSHELVING]
+                )
+                db_instances.fault_create(
+                    s,
+                    inst.uuid,
+                    500,
+                    "Unshelve was interrupted by a restart of stackbox before a host was "
+                    "chosen; unshelve the server again.",
+                    "",
+                    None,
+                )
             claims.release(s, inst.uuid)
             failed.append(inst.uuid)
     return failed

@@ -1,16 +1,24 @@
 """Start-up repair (recovery.init_host) and the periodic power sync, on the real
-LibvirtDriver (test:///default)."""
+LibvirtDriver (test:///default); and the all-in-one's repair of work that was waiting
+for a host (conductor.build.fail_interrupted_builds) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import logging
+from uuid import uuid4
 
 import pytest
+from sqlalchemy import select
 
 from stackbox import privileged
 from stackbox.compute import recovery
 from stackbox.compute import states as st
+from stackbox.compute.models import ComputeNode, Instance, InstanceFault
+from stackbox.conductor.build import fail_interrupted_builds
+from stackbox.db import Database
+from stackbox.scheduler import claims
 from tests.compute.recording import ComputeRig, active
+from tests.conductor.test_instances import make_instance as make_row
 
 pytestmark = pytest.mark.skipif(
     not privileged.available("qemu-img"), reason="needs qemu-img (qemu-utils) for real disks"
@@ -99,3 +107,61 @@ async def test_init_host_stops_instances_whose_guest_the_hypervisor_lost(rig: Co
     await rig.manager.start_instance(instance=rig.current(lost), request_id="s")
     assert (rig.current(lost)["vm_state"], rig.current(lost)["task_state"]) == (st.ACTIVE, None)
     assert rig.driver.state(lost).power_state == st.RUNNING
+
+
+async def test_init_host_removes_downloads_a_crash_cut_short(rig: ComputeRig) -> None:
+    uuid = await active(rig)  # the image is in the cache: _base exists
+    base = rig.instances_path / "_base"
+    cached = {p.name for p in base.iterdir()}
+    part = base / "0123456789abcdef.part-deadbeef"  # as ImageCache names its temp files
+    part.write_bytes(b"\0" * 4096)
+    await recovery.init_host(rig.manager.ctx)
+    assert not part.exists()
+    assert {p.name for p in base.iterdir()} == cached  # the finished base files stay
+    assert rig.current(uuid)["vm_state"] == st.ACTIVE
+
+
+def test_fail_interrupted_builds_frees_what_waited_for_a_host(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            node = ComputeNode(
+                uuid=str(uuid4()),
+                host=f"h-{uuid4().hex[:8]}",
+                hypervisor_hostname="h",
+                vcpus=8,
+                memory_mb=8192,
+                local_gb=100,
+            )
+            s.add(node)
+            s.flush()
+            node_id = node.id
+        scheduling = make_row(db, task_state=st.SCHEDULING, host=None)
+        unshelving = make_row(
+            db, vm_state=st.SHELVED_OFFLOADED, task_state=st.UNSHELVING, host=None
+        )
+        spawning = make_row(db)  # has a host: its compute service repairs it (init_host)
+        with db.session() as s:
+            for u in (scheduling, unshelving, spawning):
+                assert claims.claim(s, node_id, u, 1, 512, 1)
+        assert sorted(fail_interrupted_builds(db)) == sorted([scheduling, unshelving])
+        with db.session() as s:
+            state = {
+                i.uuid: (i.vm_state, i.task_state)
+                for i in s.scalars(
+                    select(Instance).where(Instance.uuid.in_([scheduling, unshelving, spawning]))
+                )
+            }
+            faults = {f.instance_uuid: f.message for f in s.scalars(select(InstanceFault))}
+            held = {u: claims.allocations_of(s, u) for u in (scheduling, unshelving, spawning)}
+            used = s.get(ComputeNode, node_id)
+            assert used is not None and used.vcpus_used == 1
+        assert state[scheduling] == (st.ERROR, None)
+        assert state[unshelving] == (st.SHELVED_OFFLOADED, None)
+        assert state[spawning] == (st.BUILDING, st.SPAWNING)
+        assert "restart" in faults[scheduling] and "restart" in faults[unshelving]
+        assert spawning not in faults
+        assert (held[scheduling], held[unshelving]) == ([], [])
+        assert len(held[spawning]) == 1
+    finally:
+        db.dispose()
