@@ -243,6 +243,14 @@ OPTIONS: list[Opt] = [
         "it can run here (starting libvirtd if needed), else the test hypervisor.",
     ),
     Opt("compute", "virt_type", str, "qemu", "Domain type on QEMU: 'kvm' or 'qemu' (TCG)."),
+    Opt(
+        "compute",
+        "instance_name_template",
+        str,
+        "instance-%08x",
+        "libvirt domain name of a server, from its sequential id (Nova's option). Clouds "
+        "that share one libvirtd need different templates: their ids start at 1 each.",
+    ),
     Opt("compute", "instances_path", str, "", "Instance dirs (default STATE_DIR/instances)."),
     Opt("compute", "cpu_allocation_ratio", float, 4.0, "vCPUs per host CPU the scheduler sells."),
     Opt("compute", "ram_allocation_ratio", float, 1.0, "RAM overcommit ratio."),

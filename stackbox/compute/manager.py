@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from stackbox import bus as sbbus
-from stackbox.compute import boot, console, power, recovery, resize, snapshot
+from stackbox.compute import boot, console, payload, power, recovery, resize, snapshot
 from stackbox.compute import states as st
 from stackbox.compute.imagecache import FileImageSource, HttpImageSource, ImageCache, ImageSource
 from stackbox.compute.imageupload import ImageUploader
@@ -390,6 +390,7 @@ async def create(cfg: Any, bus: sbbus.Bus, host: str) -> ComputeManager:
     from stackbox.virt import select
     from stackbox.virt.libvirt_driver import LibvirtDriver
 
+    payload.domain_name(cfg.get("compute", "instance_name_template"), 1)  # fail early if bad
     uri, reason = await asyncio.to_thread(select.choose_uri, cfg)
     LOG.info("compute driver: %s", reason)
     path = instances_path(cfg)

@@ -43,6 +43,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 def instance_payload(inst: Instance) -> dict[str, Any]:
     return {
         "uuid": inst.uuid,
+        "id": inst.id,
         "name": inst.name,
         "display_name": inst.display_name,
         "hostname": inst.hostname,
@@ -89,11 +90,28 @@ def parse_values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def instance_spec(payload: dict[str, Any], flavor: dict | None = None) -> InstanceSpec:
-    """The driver's view of an instance (optionally with another flavor, for resize)."""
+def domain_name(template: str, seq: int) -> str:
+    """The libvirt domain name of the instance with sequential id `seq`."""
+    try:
+        return template % seq
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"compute.instance_name_template {template!r} must take one integer, "
+            "e.g. 'instance-%08x'"
+        ) from None
+
+
+def instance_spec(
+    payload: dict[str, Any], flavor: dict | None = None, name_template: str | None = None
+) -> InstanceSpec:
+    """The driver's view of an instance (optionally with another flavor, for resize);
+    the domain is named by `name_template` when given."""
+    name = payload["name"]
+    if name_template is not None and payload.get("id") is not None:
+        name = domain_name(name_template, int(payload["id"]))
     return InstanceSpec(
         uuid=payload["uuid"],
-        name=payload["name"],
+        name=name,
         display_name=payload["display_name"],
         project_id=payload["project_id"],
         user_id=payload["user_id"],

@@ -173,3 +173,14 @@ async def test_rebuild_recreates_the_root_disk_from_the_new_image(rig: ComputeRi
     backing = disks.disk_info(rig.instances_path / uuid / "disk").backing_file
     assert Path(backing or "").name == base_name(new)
     assert rig.driver.state(uuid).power_state == states.RUNNING
+
+
+async def test_domain_is_named_by_the_configured_template(tmp_path: Path) -> None:
+    overrides = {("compute", "instance_name_template"): "cloud2-%06d"}
+    async for rig in compute_rig(tmp_path, cfg_overrides=overrides):
+        make_image(rig.store, IMG)
+        inst = await build(rig, id=77)
+        assert inst["vm_state"] == states.ACTIVE
+        names = {g.name for g in rig.driver.list_guests() if g.uuid == inst["uuid"]}
+        assert names == {"cloud2-000077"}
+        await rig.manager.terminate_instance(instance=rig.current(inst["uuid"]), request_id="d")

@@ -3,6 +3,7 @@ helpers to drive it with the unmodified `openstack` CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -78,6 +79,10 @@ def start(
         "STACKBOX_UP__TEST_GUEST": "false",
         # libvirt's own test hypervisor unless a test asks for QEMU
         "STACKBOX_COMPUTE__VIRT_URI": "test:///default",
+        # clouds of several tests may share libvirtd: domain names of their own
+        "STACKBOX_COMPUTE__INSTANCE_NAME_TEMPLATE": (
+            f"sbx-{hashlib.sha1(str(state_dir).encode()).hexdigest()[:8]}-%08x"
+        ),
         **(extra_env or {}),
     }
     env.pop("OS_CLOUD", None)
