@@ -31,6 +31,7 @@ format: setup
 
 bench: setup
 	$(BIN)/python bench/identity.py
+	$(BIN)/python bench/boot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info
