@@ -163,15 +163,17 @@ class SchedulerManager:
     # --- host views -------------------------------------------------------------------
     def _refresh(self) -> list[HostState]:
         """Bring the cached views up to date with the database, cheaply."""
+        now = utcnow()
+        # A heartbeat may expire now: judge it on fresh rows, never on a stale cache.
+        expiring = now >= self._recheck_at
         with self.db.engine.connect() as conn:
             key_row = conn.execute(_NODE_KEY).one()
             node_key = (int(key_row[0]), int(key_row[1]), int(key_row[2]))
-            services_changed = self._refresh_services(conn)
+            services_changed = self._refresh_services(conn, force=expiring)
             if node_key != self._node_key:
                 self._reload_nodes(conn)
                 self._node_key = node_key
-        now = utcnow()
-        if services_changed or now >= self._recheck_at:
+        if services_changed or expiring:
             self._judge_services(now)
         return list(self._hosts.values())
 
@@ -201,13 +203,13 @@ class SchedulerManager:
         for row in conn.execute(query).mappings():
             self._hosts[row["id"]] = self._view(row)
 
-    def _refresh_services(self, conn: Connection) -> bool:
-        """Re-read the compute services when an operator changed one or heartbeats
-        are older than SERVICE_TTL. True when re-read."""
+    def _refresh_services(self, conn: Connection, force: bool = False) -> bool:
+        """Re-read the compute services when an operator changed one, heartbeats are
+        older than SERVICE_TTL, or `force`. True when re-read."""
         key_row = conn.execute(_SERVICE_KEY).one()
         key = (int(key_row[0]), int(key_row[1]), int(key_row[2]))
         fresh = time.monotonic() - self._service_read < SERVICE_TTL
-        if key == self._service_key and fresh:
+        if key == self._service_key and fresh and not force:
             return False
         rows = conn.execute(_SERVICE_ROWS)
         self._services = {r["host"]: dict(r) for r in rows.mappings()}

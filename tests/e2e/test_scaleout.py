@@ -322,6 +322,10 @@ def test_server_life_across_separate_processes(scaleout: dict, tmp_path: Path) -
         "stackbox-compute": "up",
     }
     assert _wait(lambda: _status(ctx) == want, 30), (_status(ctx), _drain(ctx, "compute"))
+    # "up" is the heartbeat; schedulable is after the host reported its resources
+    assert _wait(lambda: "compute ready on host" in _log(ctx, "compute").read_text(), 30), _drain(
+        ctx, "compute"
+    )
 
     conn = _sdk(ctx)
     path = tmp_path / "small.qcow2"
