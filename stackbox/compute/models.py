@@ -135,6 +135,8 @@ class Instance(Base):
     block_devices: Mapped[list] = mapped_column(default=list)
     # Free-form bookkeeping (e.g. shelved image id, the request's scheduler hints).
     system_metadata: Mapped[dict] = mapped_column(default=dict)
+    # The guest's NUMA layout as claimed (cells, vCPU→pCPU pins, page size), for the XML.
+    numa_topology: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     launched_at: Mapped[dt.datetime | None] = mapped_column()
@@ -256,6 +258,9 @@ class ComputeNode(Base):
     availability_zone: Mapped[str | None] = mapped_column(NAME)
     free_disk_gb: Mapped[int | None] = mapped_column(BigInteger)  # as the host measured
     running_vms: Mapped[int] = mapped_column(Integer, default=0)
+    # {"cells": [{"id", "cpus": [..], "siblings": [[..]], "memory_mb",
+    #   "pages": [{"size_kb", "total", "free"}]}]} from libvirt capabilities.
+    numa_topology: Mapped[dict] = mapped_column(default=dict)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -275,4 +280,7 @@ class Allocation(Base):
     vcpus: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int] = mapped_column(Integer)
     disk_gb: Mapped[int] = mapped_column(Integer)
+    # What else the claim took: {"cells": [{"id", "cpus": [host cpus pinned],
+    # "memory_mb", "page_size_kb"}], "pci": [addresses]} (empty for plain guests).
+    details: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

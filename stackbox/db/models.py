@@ -2,6 +2,7 @@
 (Alembic's target). Add a line here when a service gains a models module."""
 
 from stackbox.compute import models as compute_models  # noqa: F401
+from stackbox.compute import opmodels as compute_opmodels  # noqa: F401
 from stackbox.db.base import Base
 from stackbox.identity import models as identity_models  # noqa: F401
 from stackbox.image import models as image_models  # noqa: F401
