@@ -147,6 +147,8 @@ class RabbitBus:
         self._pending: dict[str, asyncio.Future[bytes]] = {}
         self._servers: list[RabbitServer] = []
         self._declared_queues: set[str] = set()
+        # routing keys whose casts are being dropped (warned once until one gets through)
+        self._dropping: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -268,17 +270,22 @@ class RabbitBus:
             message_id=uuid.uuid4().hex,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
+        key = _key(topic, host)
         try:
             async with asyncio.timeout(self.default_timeout):
-                await self._publish(exchange, _key(topic, host), message, mandatory=True)
+                await self._publish(exchange, key, message, mandatory=True)
+            self._dropping.discard(key)
         except PublishError:
-            LOG.warning(
-                "cast %s.%s dropped: no server for topic %s%s",
-                topic,
-                method,
-                topic,
-                f" host {host}" if host else "",
-            )
+            if key not in self._dropping:  # once until a cast gets through again
+                self._dropping.add(key)
+                LOG.warning(
+                    "cast %s.%s dropped: no server for topic %s%s (further drops for it "
+                    "are not logged until one gets through)",
+                    topic,
+                    method,
+                    topic,
+                    f" host {host}" if host else "",
+                )
         except TimeoutError:
             raise RPCTimeout(
                 topic, method, host, self.default_timeout, "the cast could not be published"
