@@ -295,6 +295,10 @@ def part_e(seconds: float, threads: int) -> None:
         "STACKBOX_COMPUTE__VIRT_URI": "test:///default",
         "STACKBOX_UP__WRITE_USER_CLOUDS_YAML": "false",
         "STACKBOX_UP__TEST_GUEST": "false",
+        # a load test, not a quota test: no instance/core/RAM limit
+        "STACKBOX_QUOTA__INSTANCES": "-1",
+        "STACKBOX_QUOTA__CORES": "-1",
+        "STACKBOX_QUOTA__RAM": "-1",
         "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "8192",
     }
     env.pop("STACKBOX_CONFIG", None)

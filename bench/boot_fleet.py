@@ -156,6 +156,10 @@ async def _run(n_servers: int, n_hosts: int, tmp: Path, verbose: bool) -> dict[s
         "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "8192",
         "STACKBOX_IDENTITY__PASSWORD_HASH_TIME_COST": "1",
         "STACKBOX_COMPUTE__VIRT_URI": URI,
+        # a load test, not a quota test: no instance/core/RAM limit
+        "STACKBOX_QUOTA__INSTANCES": "-1",
+        "STACKBOX_QUOTA__CORES": "-1",
+        "STACKBOX_QUOTA__RAM": "-1",
         "STACKBOX_API__PORT": "18081",
     }
     cfg = sbconfig.load(env=env)

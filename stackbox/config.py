@@ -11,6 +11,7 @@ the file and the environment.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tomllib
@@ -39,6 +40,14 @@ def _list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value]
     return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _json_strings(value: Any) -> list[str]:
+    """Multi-valued JSON options ([pci]): a list of JSON strings, or one string (kept
+    whole: JSON has commas of its own)."""
+    if isinstance(value, list):
+        return [v if isinstance(v, str) else json.dumps(v) for v in value]
+    return [str(value)] if str(value).strip() else []
 
 
 @dataclass(frozen=True)
@@ -296,12 +305,29 @@ OPTIONS: list[Opt] = [
         "enabled_filters",
         str,
         "ComputeFilter,AvailabilityZoneFilter,ComputeCapabilitiesFilter,"
-        "ImagePropertiesFilter,ResourceFilter",
+        "ImagePropertiesFilter,ResourceFilter,"
+        "AggregateInstanceExtraSpecsFilter,AggregateMultiTenancyIsolation,"
+        "ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,"
+        "NUMATopologyFilter,PciPassthroughFilter",
         "Comma-separated filter names, applied in this order.",
     ),
     Opt("scheduler", "ram_weight_multiplier", float, 1.0, "> 0 spreads by free RAM, < 0 packs."),
     Opt("scheduler", "cpu_weight_multiplier", float, 1.0, "> 0 spreads by free vCPUs."),
     Opt("scheduler", "disk_weight_multiplier", float, 1.0, "> 0 spreads by free disk."),
+    Opt(
+        "scheduler",
+        "soft_affinity_weight_multiplier",
+        float,
+        1.0,
+        "Weight of hosts holding members of a soft-affinity server group.",
+    ),
+    Opt(
+        "scheduler",
+        "soft_anti_affinity_weight_multiplier",
+        float,
+        1.0,
+        "Weight of hosts free of members of a soft-anti-affinity server group.",
+    ),
     Opt(
         "scheduler",
         "host_subset_size",
@@ -310,6 +336,23 @@ OPTIONS: list[Opt] = [
         "Pick at random among this many best-weighed hosts (1: always the best).",
     ),
     Opt("scheduler", "max_attempts", int, 3, "Hosts a build is tried on before it fails."),
+    # [pci] (Nova's JSON strings; a TOML list of them, or one string holding a JSON list)
+    Opt("pci", "alias", _json_strings, [], 'PCI aliases: {"name", "vendor_id", "product_id"}.'),
+    Opt(
+        "pci",
+        "passthrough_whitelist",
+        _json_strings,
+        [],
+        'Devices this host offers: {"vendor_id", "product_id"} and/or {"address"}.',
+    ),
+    # [quota] (Nova's defaults; -1: unlimited; the "default" quota class overrides them)
+    Opt("quota", "instances", int, 10, "Servers per project."),
+    Opt("quota", "cores", int, 20, "vCPUs per project."),
+    Opt("quota", "ram", int, 51200, "RAM (MiB) per project."),
+    Opt("quota", "key_pairs", int, 100, "Key pairs per user."),
+    Opt("quota", "metadata_items", int, 128, "Metadata items per server."),
+    Opt("quota", "server_groups", int, 10, "Server groups per project."),
+    Opt("quota", "server_group_members", int, 10, "Servers per server group."),
 ]
 
 _BY_KEY = {(o.section, o.name): o for o in OPTIONS}

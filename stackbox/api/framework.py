@@ -119,6 +119,7 @@ class RouteSpec:
     schema: dict | None
     is_async: bool
     raw_body: bool
+    blocking: bool = False
 
 
 def _forbidden_default(action: str) -> str:
@@ -149,7 +150,12 @@ class Router:
         status: int = 200,
         schema: dict | None = None,
         raw_body: bool = False,
+        blocking: bool = False,
     ) -> Callable[[Handler], Handler]:
+        """Register `fn` for `method` `path`. `blocking`: the handler waits on something
+        besides the database (e.g. a bus call), so it always runs in a worker thread,
+        never inline on the loop as SQLite GETs otherwise do."""
+
         def deco(fn: Handler) -> Handler:
             if schema is not None:
                 jsonschema.Draft202012Validator.check_schema(schema)
@@ -164,6 +170,7 @@ class Router:
                     schema,
                     inspect.iscoroutinefunction(fn),
                     raw_body,
+                    blocking,
                 )
             )
             return fn
@@ -251,7 +258,7 @@ async def _run(spec: RouteSpec, state: AppState, request: Request) -> tuple[Req,
         spec.router.prepare(req)
     if spec.is_async:
         result = await spec.handler(req)
-    elif state.inline_reads and request.method in ("GET", "HEAD"):
+    elif state.inline_reads and request.method in ("GET", "HEAD") and not spec.blocking:
         # On SQLite (WAL) reads never wait for a lock and never leave the host, so a
         # worker thread would only add a hand-off: run them on the loop.
         result = _call_sync(spec.handler, req, state)

@@ -152,3 +152,13 @@ def mark_deleted(s: Session, inst: Instance) -> None:
     inst.terminated_at = inst.terminated_at or now
     inst.updated_at = now
     s.flush()
+    _leave_server_group(s, inst.uuid)
+
+
+def _leave_server_group(s: Session, instance_uuid: str) -> None:
+    """A deleted server is no longer a member of its server group (I5-A)."""
+    from sqlalchemy import delete
+
+    from stackbox.compute.opmodels import ServerGroupMember
+
+    s.execute(delete(ServerGroupMember).where(ServerGroupMember.instance_uuid == instance_uuid))

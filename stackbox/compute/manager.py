@@ -143,6 +143,7 @@ class ComputeManager:
             "reserved_host_cpus": get("compute", "reserved_host_cpus"),
             "availability_zone": get("compute", "default_availability_zone"),
         }
+        data.update(placement_report(self.cfg, res))
         await self.conductor.compute_node_update(self.host, data)
 
     async def sync_power(self) -> int:
@@ -384,6 +385,10 @@ class ComputeManager:
         idir = self.ctx.instance_dir(instance["uuid"])
         return await asyncio.to_thread(console.get_console_output, idir, length)
 
+    async def get_diagnostics(self, instance: dict) -> dict:
+        """The guest's activity counters from the hypervisor (issue 5, diagnostics)."""
+        return await asyncio.to_thread(self.driver.diagnostics, instance["uuid"])
+
 
 async def create(cfg: Any, bus: sbbus.Bus, host: str) -> ComputeManager:
     """The compute service of this host, on the libvirt URI `select.choose_uri` picks."""
@@ -419,3 +424,19 @@ async def create(cfg: Any, bus: sbbus.Bus, host: str) -> ComputeManager:
     manager = ComputeManager(cfg, bus, driver, host, images, uploader)
     manager.virt_description = reason
     return manager
+
+
+def placement_report(cfg: Any, res: Any) -> dict[str, Any]:
+    """numa_topology and the whitelisted PCI devices ([pci] passthrough_whitelist) for
+    compute_node_update; the whitelist is checked here, so a bad one fails loudly."""
+    from stackbox.compute import pci
+
+    try:
+        whitelist = pci.parse_whitelist(cfg.get("pci", "passthrough_whitelist"))
+    except KeyError:  # a config without the [pci] section
+        whitelist = []
+    devices = getattr(res, "pci_devices", None) or []
+    return {
+        "numa_topology": getattr(res, "numa_topology", None) or {},
+        "pci_devices": pci.whitelisted(devices, whitelist),
+    }

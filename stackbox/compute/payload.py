@@ -75,6 +75,7 @@ def instance_payload(inst: Instance) -> dict[str, Any]:
         "system_metadata": inst.system_metadata,
         "created_at": _iso(inst.created_at),
         "launched_at": _iso(inst.launched_at),
+        "numa_topology": inst.numa_topology or {},
     }
 
 
@@ -118,4 +119,5 @@ def instance_spec(
         flavor=FlavorSpec.from_dict(flavor or payload["flavor"]),
         image=ImageMeta.from_dict(payload.get("image_meta") or {"id": payload.get("image_ref")}),
         created_at=dt.datetime.fromisoformat(payload["created_at"]),
+        numa_topology=dict(payload.get("numa_topology") or {}),
     )

@@ -161,8 +161,12 @@ async def revert_resize(ctx: Context, instance: dict[str, Any]) -> None:
     stopped = (instance.get("system_metadata") or {}).get("old_vm_state") == st.STOPPED
     await asyncio.to_thread(ctx.driver.destroy, uuid)
     await asyncio.to_thread(_restore, ctx.instance_dir(uuid))
+    # Claims first: the guest must come back on the old flavor's pinned CPUs, which
+    # the conductor gives back to the instance here (the new ones are freed).
+    current = await ctx.conductor.resize_claims_done(uuid, False)
+    if current:
+        instance = {**instance, "numa_topology": current.get("numa_topology") or {}}
     power = await _respawn(ctx, instance, old_flavor, stopped)
     values = _after_resize(instance, power)
     values["flavor"] = old_flavor
     await ctx.update(uuid, values, [st.RESIZE_REVERTING])
-    await ctx.conductor.resize_claims_done(uuid, False)

@@ -129,6 +129,13 @@ class ComputeAPI:
         )
         return str(result)
 
+    async def get_diagnostics(self, host: str, instance: dict) -> dict:
+        """The guest's diagnostics from its compute host (server diagnostics API)."""
+        result = await self.bus.call(
+            COMPUTE_TOPIC, "get_diagnostics", host=host, timeout=CONSOLE_TIMEOUT, instance=instance
+        )
+        return dict(result)
+
 
 SIMPLE_ACTIONS = frozenset(
     {
@@ -272,15 +279,17 @@ class ConductorAPI:
         """Free the allocations of `consumer_id` (an instance uuid or `migration:<uuid>`)."""
         await self.bus.call(CONDUCTOR_TOPIC, "release_resources", consumer_id=consumer_id)
 
-    async def resize_claims_done(self, instance_uuid: str, confirmed: bool) -> None:
+    async def resize_claims_done(self, instance_uuid: str, confirmed: bool) -> dict:
         """After confirm (`confirmed`): free the source side `migration:<uuid>`. After
-        revert: free the new flavor's claim and give the old one back to the instance."""
-        await self.bus.call(
+        revert: free the new flavor's claim and give the old one (and its NUMA placement)
+        back to the instance. Returns the instance payload as it is then."""
+        result: dict = await self.bus.call(
             CONDUCTOR_TOPIC,
             "resize_claims_done",
             instance_uuid=instance_uuid,
             confirmed=confirmed,
         )
+        return result
 
     async def service_token(self, project_id: str, user_id: str) -> str:
         """A short-lived token of `user_id` scoped to `project_id`, for a compute host to

@@ -17,7 +17,7 @@ import logging
 import traceback
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from stackbox import bus as sbbus
 from stackbox.compute import payload, states
@@ -111,6 +111,7 @@ class Workflows:
             await asyncio.to_thread(self._run, _undo_resize, instance_uuid, why)
             await self._event([instance_uuid], request_id, event, "Error", why)
             return
+        await asyncio.to_thread(self._run, _store_placement_of, instance_uuid, dests[0])
         inst = await asyncio.to_thread(
             self._run,
             lambda s: db_instances.instance_update(
@@ -205,10 +206,31 @@ def _assign_host(
         claims.release(s, instance_uuid)
         return None
     inst = db_instances.load(s, instance_uuid)
+    _store_placement(s, inst, dest)
     if inst.availability_zone is None and node_az:
         inst.availability_zone = node_az
     s.flush()
     return payload.instance_payload(inst)
+
+
+def _store_placement(s: Any, inst: Instance, dest: dict) -> None:
+    """The claim's NUMA cells / pinned CPUs / PCI devices (allocations.details) become
+    the instance's numa_topology, which the domain XML is built from."""
+    from stackbox.compute.models import Allocation
+
+    query = select(Allocation.details).where(Allocation.consumer_id == inst.uuid)
+    if dest.get("compute_node_id") is not None:
+        query = query.where(Allocation.compute_node_id == dest["compute_node_id"])
+    details = s.execute(query).scalars().first()
+    inst.numa_topology = dict(details or {})
+
+
+def _store_placement_of(s: Any, instance_uuid: str, dest: dict) -> None:
+    try:
+        inst = db_instances.load(s, instance_uuid)
+    except db_instances.InstanceNotFound:  # deleted meanwhile: nothing to record
+        return
+    _store_placement(s, inst, dest)
 
 
 def _prepare_resize(s: Any, instance_uuid: str, new_flavor: dict) -> dict[str, Any]:
@@ -241,6 +263,7 @@ def resize_claims_done(s: Any, instance_uuid: str, confirmed: bool) -> None:
     else:
         claims.release(s, instance_uuid)
         claims.move(s, f"migration:{instance_uuid}", instance_uuid)
+        _store_placement_of(s, instance_uuid, {})  # the old flavor's pins again
 
 
 def fail_interrupted_builds(db: Database) -> list[str]:

@@ -185,6 +185,16 @@ def instance_destroyed(s: Session, instance_uuid: str) -> None:
     )
     claims.release(s, instance_uuid)
     claims.release(s, f"migration:{instance_uuid}")
+    _leave_server_group(s, instance_uuid)
+
+
+def _leave_server_group(s: Session, instance_uuid: str) -> None:
+    """A destroyed server is no longer a member of its server group (I5-A)."""
+    from sqlalchemy import delete
+
+    from stackbox.compute.opmodels import ServerGroupMember
+
+    s.execute(delete(ServerGroupMember).where(ServerGroupMember.instance_uuid == instance_uuid))
 
 
 def compute_node_update(s: Session, host: str, resources: dict[str, Any]) -> None:
@@ -211,6 +221,7 @@ def compute_node_update(s: Session, host: str, resources: dict[str, Any]) -> Non
         "reserved_host_disk_mb",
         "reserved_host_cpus",
         "availability_zone",
+        "numa_topology",
     }
     values = {k: v for k, v in resources.items() if k in columns}
     if "supported_instances" in values:
@@ -226,7 +237,42 @@ def compute_node_update(s: Session, host: str, resources: dict[str, Any]) -> Non
             setattr(node, key, value)
         node.updated_at = utcnow()
         s.flush()
+    if "pci_devices" in resources:
+        pci_devices_update(s, node.id, resources["pci_devices"] or [])
     claims.heal(s, node.id)
+
+
+def pci_devices_update(s: Session, node_id: int, devices: list[dict[str, Any]]) -> None:
+    """Make the node's pci_devices rows match its report: new devices are added as
+    available, known ones refreshed, vanished available ones removed (an allocated
+    device stays until its instance lets it go)."""
+    from sqlalchemy import delete
+
+    from stackbox.compute.opmodels import PciDevice
+
+    rows = {d.address: d for d in s.scalars(
+        select(PciDevice).where(PciDevice.compute_node_id == node_id))}  # fmt: skip
+    seen = set()
+    for dev in devices:
+        seen.add(dev["address"])
+        fields = {k: dev.get(k) for k in ("vendor_id", "product_id", "numa_node", "label")}
+        fields["dev_type"] = dev.get("dev_type") or "type-PCI"
+        row = rows.get(dev["address"])
+        if row is None:
+            s.add(PciDevice(compute_node_id=node_id, address=dev["address"], **fields))
+        else:
+            for key, value in fields.items():
+                setattr(row, key, value)
+    gone = [a for a, r in rows.items() if a not in seen and r.status == "available"]
+    if gone:
+        s.execute(delete(PciDevice).where(PciDevice.compute_node_id == node_id,
+                                          PciDevice.address.in_(gone)))  # fmt: skip
+    s.flush()
+
+
+def instances_payload(s: Session, instance_uuid: str) -> dict[str, Any]:
+    """The live instance's payload (InstanceNotFound when it is gone)."""
+    return payload.instance_payload(load(s, instance_uuid))
 
 
 def instances_for_host(s: Session, host: str) -> list[dict[str, Any]]:

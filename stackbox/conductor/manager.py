@@ -132,9 +132,11 @@ class ConductorManager:
         with self.db.session() as s:
             claims.release(s, consumer_id)
 
-    def resize_claims_done(self, instance_uuid: str, confirmed: bool) -> None:
+    def resize_claims_done(self, instance_uuid: str, confirmed: bool) -> dict:
         with self.db.session() as s:
             build.resize_claims_done(s, instance_uuid, confirmed)
+            s.flush()
+            return db_instances.instances_payload(s, instance_uuid)
 
     def service_token(self, project_id: str, user_id: str) -> str:
         """A token of the instance's owner for its project, for image transfers."""

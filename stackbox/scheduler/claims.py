@@ -32,8 +32,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from stackbox.compute import pci
 from stackbox.compute.models import Allocation, ComputeNode
+from stackbox.compute.opmodels import PciDevice
 from stackbox.db.base import utcnow
+from stackbox.virt import numa
 
 NODES: Table = ComputeNode.__table__  # type: ignore[assignment]  # Core: true rowcounts
 ALLOCS: Table = Allocation.__table__  # type: ignore[assignment]
@@ -167,6 +170,7 @@ def release(s: Session, consumer_id: str, node_id: int | None = None) -> int:
             )
         )
         released += 1
+    release_pci(s, consumer_id, node_id)
     return released
 
 
@@ -222,3 +226,93 @@ def heal(s: Session, node_id: int) -> bool:
         )
     )
     return bool(conn.execute(stmt).rowcount == 1)
+
+
+# --- NUMA pinning, huge pages, PCI devices (after `claim` won, same transaction) -------
+PCI: Table = PciDevice.__table__  # type: ignore[assignment]
+
+
+def claim_placement(
+    s: Session,
+    node_id: int,
+    consumer_id: str,
+    numa_req: numa.NumaRequest | None,
+    pci_req: list[tuple[pci.Alias, int]] | None = None,
+) -> dict[str, Any] | None:
+    """Pin host CPUs / huge pages and take PCI devices for `consumer_id` on `node_id`,
+    right after `claim` succeeded in this transaction, and record them in the
+    allocation's `details`. None when they do not fit: the caller must roll back.
+
+    Race-free: `claim`'s UPDATE holds the node row (PostgreSQL row lock until commit;
+    SQLite one writer), so the allocations read here include every committed claim and
+    none can commit on this node before ours. PCI devices move available → allocated
+    by a conditional UPDATE each."""
+    conn = s.connection()
+    details: dict[str, Any] = {}
+    if numa_req is not None:
+        topo = conn.execute(select(NODES.c.numa_topology).where(NODES.c.id == node_id)).scalar()
+        a = ALLOCS.c
+        others = conn.execute(
+            select(a.details).where(a.compute_node_id == node_id, a.consumer_id != consumer_id)
+        ).scalars()
+        placement = numa.fit(topo, numa_req, numa.usage_from(others))
+        if placement is None:
+            return None
+        details.update(placement)
+    if pci_req:
+        taken = _claim_pci(conn, node_id, consumer_id, pci_req)
+        if taken is None:
+            return None
+        details["pci"] = taken
+    if details:
+        conn.execute(
+            update(ALLOCS)
+            .where(ALLOCS.c.consumer_id == consumer_id, ALLOCS.c.compute_node_id == node_id)
+            .values(details=details)
+        )
+    return details
+
+
+def _claim_pci(
+    conn: Any, node_id: int, consumer_id: str, request: list[tuple[pci.Alias, int]]
+) -> list[dict[str, Any]] | None:
+    p = PCI.c
+    taken: list[dict[str, Any]] = []
+    for alias, count in request:
+        rows = conn.execute(
+            select(p.id, p.address, p.vendor_id, p.product_id, p.numa_node)
+            .where(
+                p.compute_node_id == node_id,
+                p.status == "available",
+                p.vendor_id == alias.vendor_id,
+                p.product_id == alias.product_id,
+                p.dev_type == alias.device_type,
+            )
+            .order_by(p.id)
+        ).all()
+        got = 0
+        for row in rows:
+            if got == count:
+                break
+            won = conn.execute(
+                update(PCI)
+                .where(p.id == row.id, p.status == "available")
+                .values(status="allocated", instance_uuid=consumer_id)
+            ).rowcount
+            if won == 1:
+                got += 1
+                taken.append({"address": row.address, "vendor_id": row.vendor_id,
+                              "product_id": row.product_id, "numa_node": row.numa_node,
+                              "alias": alias.name})  # fmt: skip
+        if got < count:
+            return None
+    return taken
+
+
+def release_pci(s: Session, consumer_id: str, node_id: int | None = None) -> int:
+    """Give `consumer_id`'s PCI devices back (on `node_id` only when given)."""
+    p = PCI.c
+    stmt = update(PCI).where(p.instance_uuid == consumer_id, p.status == "allocated")
+    if node_id is not None:
+        stmt = stmt.where(p.compute_node_id == node_id)
+    return int(s.connection().execute(stmt.values(status="available", instance_uuid=None)).rowcount)

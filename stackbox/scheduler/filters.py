@@ -299,3 +299,13 @@ def filter_hosts(
         if not out:
             return out, f"{f.name} returned 0 hosts"
     return out, "" if out else "no hosts to choose from"
+
+
+# Filters kept in their own modules register themselves in FILTERS (imported last:
+# they import this module).
+from stackbox.scheduler import (  # noqa: E402, F401
+    filters_aggregates,
+    filters_groups,
+    filters_numa,
+    filters_pci,
+)

@@ -70,6 +70,13 @@ class HostState:
     up: bool = True
     num_instances: int = 0
     generation: int = 0
+    # aggregates (I5-A): key -> every value that key has in the host's aggregates
+    aggregate_metadata: dict[str, set[str]] = field(default_factory=dict)
+    # NUMA cells (compute_nodes.numa_topology), what placements hold per cell
+    # ({cell id: numa.CellUsage}) and free PCI devices per (vendor, product, type).
+    numa_topology: dict[str, Any] = field(default_factory=dict)
+    numa_usage: dict[int, Any] = field(default_factory=dict)
+    pci_pools: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     @property
     def free_vcpus(self) -> float:
@@ -141,6 +148,7 @@ def host_state(
         up=up,
         num_instances=node["running_vms"] or 0,
         generation=node["generation"],
+        numa_topology=dict(node.get("numa_topology") or {}),
     )
 
 
@@ -159,6 +167,9 @@ class RequestSpec:
     ignore_hosts: frozenset[str] = frozenset()
     project_id: str | None = None
     hints: dict[str, Any] = field(default_factory=dict)
+    # server group (I5-A): {"uuid", "policy", "rules", "hosts"}; hosts grow as a
+    # multi-create places its instances
+    group: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> RequestSpec:
@@ -195,4 +206,12 @@ class RequestSpec:
             ignore_hosts=frozenset(spec.get("ignore_hosts") or ()),
             project_id=spec.get("project_id"),
             hints=dict(spec.get("scheduler_hints") or {}),
+            group=_group(spec.get("group")),
         )
+
+
+def _group(raw: Any) -> dict[str, Any] | None:
+    """The request's server group with its member hosts as a fresh list (I5-A)."""
+    if not raw:
+        return None
+    return {**raw, "hosts": list(raw.get("hosts") or ()), "rules": dict(raw.get("rules") or {})}

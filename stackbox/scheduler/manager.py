@@ -23,11 +23,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, case, func, select
 
+from stackbox.compute import pci
 from stackbox.db import Database
 from stackbox.db.base import utcnow
-from stackbox.scheduler import claims, filters, weighers
+from stackbox.scheduler import claims, filters, filters_numa, filters_pci, weighers, weighers_groups
+from stackbox.scheduler.aggregate_cache import AggregateCache
 from stackbox.scheduler.hoststate import HostState, RequestSpec, host_state
 from stackbox.service.models import ServiceRecord
+from stackbox.virt import numa
 
 LOG = logging.getLogger("stackbox.scheduler")
 
@@ -43,7 +46,7 @@ _NODE_COLUMNS = [
         "ram_allocation_ratio", "disk_allocation_ratio", "reserved_host_memory_mb",
         "reserved_host_disk_mb", "reserved_host_cpus", "hypervisor_type",
         "hypervisor_version", "cpu_info", "supported_instances", "availability_zone",
-        "running_vms", "generation",
+        "running_vms", "generation", "numa_topology",
     )
 ]  # fmt: skip
 _SERVICE_COLUMNS = [SERVICES.c[n] for n in ("host", "disabled", "forced_down", "last_seen_up")]
@@ -78,6 +81,7 @@ class SchedulerManager:
     def __init__(self, cfg: Any, db: Database, *, rng: random.Random | None = None) -> None:
         self.db = db
         self.filters = filters.load_filters(cfg.get("scheduler", "enabled_filters"))
+        self._configure_placement(cfg)
         self.multipliers = [
             (weighers.RAM, float(cfg.get("scheduler", "ram_weight_multiplier"))),
             (weighers.CPU, float(cfg.get("scheduler", "cpu_weight_multiplier"))),
@@ -94,6 +98,12 @@ class SchedulerManager:
         self._service_key: tuple[int, int, int] | None = None
         self._service_read = 0.0
         self._recheck_at = dt.datetime.min
+        # aggregates and server groups (I5-A)
+        self._aggs = AggregateCache()
+        self.soft_multipliers = (
+            float(cfg.get("scheduler", "soft_affinity_weight_multiplier")),
+            float(cfg.get("scheduler", "soft_anti_affinity_weight_multiplier")),
+        )
 
     # --- RPC --------------------------------------------------------------------------
     def select_destinations(self, request_spec: dict, instance_uuids: list[str]) -> list[dict]:
@@ -111,10 +121,16 @@ class SchedulerManager:
                         LOG.info("no host for %s: %s", consumer, why)
                         raise NoValidHost(why)
                     made.append((consumer, host))
+                    if spec.group is not None:  # the next member sees this one (I5-A)
+                        spec.group["hosts"].append(host.host)
             except BaseException:
                 self._undo(made)
                 raise
-        return [{"host": h.host, "node": h.node, "compute_node_id": h.node_id} for _, h in made]
+        return [
+            {"host": h.host, "node": h.node, "compute_node_id": h.node_id,
+             "availability_zone": h.availability_zone}
+            for _, h in made
+        ]  # fmt: skip
 
     # --- placement --------------------------------------------------------------------
     def _candidates(self, hosts: Iterable[HostState], spec: RequestSpec) -> tuple[list, str]:
@@ -134,6 +150,9 @@ class SchedulerManager:
     ) -> tuple[HostState | None, str]:
         candidates, why = self._candidates(hosts, spec)
         weights = weighers.weigh(candidates, self.multipliers)
+        extra = weighers_groups.group_weights(candidates, spec, *self.soft_multipliers)
+        if extra is not None:  # soft-(anti-)affinity server groups (I5-A)
+            weights = [w + e for w, e in zip(weights, extra, strict=True)]
         while candidates:
             i = weighers.choose(weights, self.subset_size, self.rng)
             host = candidates.pop(i)
@@ -141,6 +160,9 @@ class SchedulerManager:
             with self.db.session() as s:
                 won = claims.claim(s, host.node_id, consumer, spec.vcpus, spec.memory_mb,
                                    spec.disk_gb)  # fmt: skip
+                if won and not self._claim_placement(s, host, spec, consumer):
+                    s.rollback()
+                    won = False
             if won:
                 host.consume(spec.vcpus, spec.memory_mb, spec.disk_gb)
                 if self._node_key is not None:
@@ -170,14 +192,20 @@ class SchedulerManager:
             key_row = conn.execute(_NODE_KEY).one()
             node_key = (int(key_row[0]), int(key_row[1]), int(key_row[2]))
             services_changed = self._refresh_services(conn, force=expiring)
+            aggs_changed = self._aggs.refresh(conn)  # I5-A: host aggregates
             if node_key != self._node_key:
                 self._reload_nodes(conn)
                 self._node_key = node_key
+            if aggs_changed:
+                self._aggs.apply_all(self._hosts.values())
         if services_changed or expiring:
             self._judge_services(now)
         return list(self._hosts.values())
 
     def _view(self, row: Any) -> HostState:
+        return self._aggs.apply(self._bare_view(row))
+
+    def _bare_view(self, row: Any) -> HostState:
         return host_state(
             row,
             self._services.get(row["host"]),
@@ -200,8 +228,11 @@ class SchedulerManager:
                 return
             if len(changed) <= 500:
                 query = query.where(c.id.in_(changed))
+        loaded = []
         for row in conn.execute(query).mappings():
             self._hosts[row["id"]] = self._view(row)
+            loaded.append(row["id"])
+        self._load_placements(conn, loaded)
 
     def _refresh_services(self, conn: Connection, force: bool = False) -> bool:
         """Re-read the compute services when an operator changed one, heartbeats are
@@ -233,3 +264,66 @@ class SchedulerManager:
             if view.up and seen + limit < soonest:
                 soonest = seen + limit
         self._recheck_at = soonest
+
+    # --- NUMA / PCI placement (claims.claim_placement; filters_numa, filters_pci) ------
+    def _configure_placement(self, cfg: Any) -> None:
+        try:
+            self.pci_aliases = pci.parse_aliases(cfg.get("pci", "alias"))
+        except KeyError:  # a config without the [pci] section (old test configs)
+            self.pci_aliases = {}
+        for f in self.filters:
+            if isinstance(f, filters_pci.PciPassthroughFilter):
+                f.aliases = self.pci_aliases
+
+    def _claim_placement(self, s: Any, host: HostState, spec: RequestSpec, consumer: str) -> bool:
+        """Pin CPUs / huge pages / PCI devices after the node claim won (same session).
+        False: they do not fit (the caller rolls the claim back)."""
+        numa_req = filters_numa.numa_request(spec)
+        try:
+            pci_req = filters_pci.pci_request(spec, self.pci_aliases)
+        except pci.InvalidPciRequest:
+            return False
+        if numa_req is None and not pci_req:
+            return True
+        placed = claims.claim_placement(s, host.node_id, consumer, numa_req, pci_req)
+        if placed is None:
+            return False
+        for cell_id, used in numa.usage_from([placed]).items():
+            mine = host.numa_usage.setdefault(cell_id, numa.CellUsage(set(), 0, {}))
+            mine.pinned |= used.pinned
+            mine.memory_mb += used.memory_mb
+            for size, n in (used.pages or {}).items():
+                mine.pages = mine.pages or {}
+                mine.pages[size] = mine.pages.get(size, 0) + n
+        for dev in placed.get("pci") or []:
+            for key in list(host.pci_pools):
+                if key[:2] == (dev["vendor_id"], dev["product_id"]) and host.pci_pools[key]:
+                    host.pci_pools[key] -= 1
+                    break
+        return True
+
+    def _load_placements(self, conn: Connection, node_ids: list[int]) -> None:
+        """NUMA usage (allocations.details) and free PCI pools of the reloaded views:
+        two queries, only for nodes that report NUMA cells / have PCI devices."""
+        numa_ids = [i for i in node_ids if self._hosts[i].numa_topology]
+        if numa_ids:
+            a = claims.ALLOCS.c
+            rows = conn.execute(
+                select(a.compute_node_id, a.details).where(a.compute_node_id.in_(numa_ids))
+            ).all()
+            per_node: dict[int, list[Any]] = {}
+            for node_id, details in rows:
+                per_node.setdefault(node_id, []).append(details)
+            for i in numa_ids:
+                self._hosts[i].numa_usage = numa.usage_from(per_node.get(i, []))
+        if node_ids:
+            p = claims.PCI.c
+            key_cols = (p.compute_node_id, p.vendor_id, p.product_id, p.dev_type)
+            query = select(*key_cols, func.count()).where(p.status == "available")
+            if len(node_ids) <= 500:
+                query = query.where(p.compute_node_id.in_(node_ids))
+            pools: dict[int, dict[tuple[str, str, str], int]] = {}
+            for node_id, vendor, product, dev_type, n in conn.execute(query.group_by(*key_cols)):
+                pools.setdefault(node_id, {})[(vendor, product, dev_type)] = int(n)
+            for i in node_ids:
+                self._hosts[i].pci_pools = pools.get(i, {})

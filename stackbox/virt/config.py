@@ -20,15 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from stackbox.virt.config_devices import (
+    RNG,
+    Bandwidth,
+    BandwidthRate,
     Console,
     Controller,
     Disk,
     Graphics,
     Input,
     Interface,
+    IOTune,
     MemBalloon,
     Serial,
     Video,
+    Watchdog,
     attr_int,
     attr_yes,
     bool_attr,
@@ -44,13 +49,26 @@ from stackbox.virt.config_metadata import (
     NovaLikeMetadata,
     qname,
 )
+from stackbox.virt.config_numa import (
+    HostDevPCI,
+    HugePage,
+    MemNode,
+    MemoryBacking,
+    NUMACell,
+    NUMATune,
+    VCPUPin,
+)
 
 __all__ = [
     "CPU",
     "NS_STACKBOX",
     "OS",
+    "RNG",
+    "Bandwidth",
+    "BandwidthRate",
     "CPUFeature",
     "CPUTopology",
+    "CPUTune",
     "Clock",
     "Console",
     "Controller",
@@ -59,16 +77,25 @@ __all__ = [
     "Domain",
     "Features",
     "Graphics",
+    "HostDevPCI",
+    "HugePage",
+    "IOTune",
     "Input",
     "Interface",
     "MemBalloon",
+    "MemNode",
+    "MemoryBacking",
     "MetaFlavor",
     "MetaOwner",
+    "NUMACell",
+    "NUMATune",
     "NovaLikeMetadata",
     "Serial",
     "SysInfo",
     "Timer",
+    "VCPUPin",
     "Video",
+    "Watchdog",
 ]
 
 
@@ -108,6 +135,7 @@ class OS:
     loader_readonly: bool | None = None
     loader_type: str | None = None  # rom | pflash
     nvram: str | None = None
+    nvram_template: str | None = None  # vars file libvirt copies to `nvram` on first boot
 
     def to_xml(self) -> ET.Element:
         el = ET.Element("os")
@@ -116,7 +144,7 @@ class OS:
             ro = bool_attr(self.loader_readonly)
             sub(el, "loader", self.loader, readonly=ro, type=self.loader_type)
         if self.nvram is not None:
-            sub(el, "nvram", self.nvram)
+            sub(el, "nvram", self.nvram, template=self.nvram_template)
         for name, value in (("kernel", self.kernel), ("initrd", self.initrd)):
             if value is not None:
                 sub(el, name, value)
@@ -146,6 +174,7 @@ class OS:
             loader_readonly=attr_yes(loader, "readonly") if loader is not None else None,
             loader_type=loader.get("type") if loader is not None else None,
             nvram=text(el, "nvram"),
+            nvram_template=attr_str(el.find("nvram"), "template"),
         )
 
 
@@ -244,6 +273,7 @@ class CPU:
     model_fallback: str | None = None  # allow | forbid
     topology: CPUTopology | None = None
     features: list[CPUFeature] = field(default_factory=list)
+    numa_cells: list[NUMACell] = field(default_factory=list)  # guest cells, <numa>
 
     def to_xml(self) -> ET.Element:
         el = element("cpu", mode=self.mode, match=self.match, check=self.check)
@@ -252,6 +282,8 @@ class CPU:
         if self.topology is not None:
             el.append(self.topology.to_xml())
         el.extend(f.to_xml() for f in self.features)
+        if self.numa_cells:
+            sub(el, "numa").extend(c.to_xml() for c in self.numa_cells)
         return el
 
     @classmethod
@@ -266,6 +298,39 @@ class CPU:
             model_fallback=model.get("fallback") if model is not None else None,
             topology=CPUTopology.from_xml(topo) if topo is not None else None,
             features=[CPUFeature.from_xml(f) for f in el.findall("feature")],
+            numa_cells=[NUMACell.from_xml(c) for c in el.findall("numa/cell")],
+        )
+
+
+@dataclass
+class CPUTune:
+    """`<cputune>`: CPU weight (`shares`) and bandwidth limit (`period`/`quota`, in
+    microseconds), from the flavor's quota:cpu_* (see hardware.py)."""
+
+    shares: int | None = None
+    period: int | None = None
+    quota: int | None = None
+    vcpupins: list[VCPUPin] = field(default_factory=list)  # hw:cpu_policy=dedicated
+    emulatorpin: str | None = None  # cpuset
+
+    def to_xml(self) -> ET.Element:
+        el = ET.Element("cputune")
+        for name in ("shares", "period", "quota"):
+            if getattr(self, name) is not None:
+                sub(el, name, str(getattr(self, name)))
+        el.extend(p.to_xml() for p in self.vcpupins)
+        if self.emulatorpin is not None:
+            sub(el, "emulatorpin", cpuset=self.emulatorpin)
+        return el
+
+    @classmethod
+    def from_xml(cls, el: ET.Element) -> Self:
+        return cls(
+            shares=text_int(el, "shares"),
+            period=text_int(el, "period"),
+            quota=text_int(el, "quota"),
+            vcpupins=[VCPUPin.from_xml(p) for p in el.findall("vcpupin")],
+            emulatorpin=_attr_of(el.find("emulatorpin"), "cpuset"),
         )
 
 
@@ -282,7 +347,10 @@ class Devices:
     inputs: list[Input] = field(default_factory=list)
     graphics: list[Graphics] = field(default_factory=list)
     videos: list[Video] = field(default_factory=list)
+    watchdog: Watchdog | None = None
     memballoon: MemBalloon | None = None
+    rngs: list[RNG] = field(default_factory=list)
+    hostdevs: list[HostDevPCI] = field(default_factory=list)
 
     def to_xml(self) -> ET.Element:
         el = ET.Element("devices")
@@ -299,13 +367,18 @@ class Devices:
             self.videos,
         ):
             el.extend(d.to_xml() for d in group)
+        if self.watchdog is not None:
+            el.append(self.watchdog.to_xml())
         if self.memballoon is not None:
             el.append(self.memballoon.to_xml())
+        el.extend(r.to_xml() for r in self.rngs)
+        el.extend(h.to_xml() for h in self.hostdevs)
         return el
 
     @classmethod
     def from_xml(cls, el: ET.Element) -> Self:
         balloon = el.find("memballoon")
+        watchdog = el.find("watchdog")
         return cls(
             emulator=text(el, "emulator"),
             disks=[Disk.from_xml(d) for d in el.findall("disk")],
@@ -317,6 +390,9 @@ class Devices:
             graphics=[Graphics.from_xml(d) for d in el.findall("graphics")],
             videos=[Video.from_xml(d) for d in el.findall("video")],
             memballoon=MemBalloon.from_xml(balloon) if balloon is not None else None,
+            watchdog=Watchdog.from_xml(watchdog) if watchdog is not None else None,
+            rngs=[RNG.from_xml(r) for r in el.findall("rng")],
+            hostdevs=[HostDevPCI.from_xml(h) for h in el.findall("hostdev[@type='pci']")],
         )
 
 
@@ -343,6 +419,9 @@ class Domain:
     current_memory: int | None = None
     vcpu: int = 1
     vcpu_cpuset: str | None = None
+    cputune: CPUTune | None = None
+    numatune: NUMATune | None = None
+    memory_backing: MemoryBacking | None = None
     metadata: NovaLikeMetadata | None = None
     sysinfo: SysInfo | None = None
     os: OS = field(default_factory=OS)
@@ -368,6 +447,11 @@ class Domain:
         if self.current_memory is not None:
             sub(el, "currentMemory", str(self.current_memory), unit="KiB")
         sub(el, "vcpu", str(self.vcpu), cpuset=self.vcpu_cpuset)
+        if self.cputune is not None:
+            el.append(self.cputune.to_xml())
+        for extra in (self.numatune, self.memory_backing):
+            if extra is not None:
+                el.append(extra.to_xml())
         if self.sysinfo is not None:
             el.append(self.sysinfo.to_xml())
         el.append(self.os.to_xml())
@@ -394,6 +478,9 @@ class Domain:
             current_memory=_kib(el.find("currentMemory")),
             vcpu=text_int(el, "vcpu") or 1,
             vcpu_cpuset=vcpu.get("cpuset") if vcpu is not None else None,
+            cputune=_opt(CPUTune, el.find("cputune")),
+            numatune=_opt(NUMATune, el.find("numatune")),
+            memory_backing=_opt(MemoryBacking, el.find("memoryBacking")),
             metadata=NovaLikeMetadata.from_xml(meta) if meta is not None else None,
             sysinfo=_opt(SysInfo, parts["sysinfo"]),
             os=OS.from_xml(parts["os"]) if parts["os"] is not None else OS(),
@@ -421,6 +508,14 @@ class Domain:
         if el.tag != "domain":
             raise ValueError(f"not a domain document: <{el.tag}>")
         return cls.from_xml(el)
+
+
+def attr_str(el: ET.Element | None, name: str) -> str | None:
+    return None if el is None else el.get(name)
+
+
+def _attr_of(el: ET.Element | None, name: str) -> str | None:
+    return el.get(name) if el is not None else None
 
 
 def _opt(kind: Any, el: ET.Element | None) -> Any:

@@ -85,6 +85,7 @@ class Disk:
     readonly: bool = False
     serial: str | None = None
     boot_order: int | None = None
+    iotune: IOTune | None = None  # <iotune> limits (flavor quota:disk_*)
 
     def to_xml(self) -> ET.Element:
         el = ET.Element("disk", type=self.type, device=self.device)
@@ -105,6 +106,8 @@ class Disk:
             sub(el, "serial", self.serial)
         if self.boot_order is not None:
             sub(el, "boot", order=str(self.boot_order))
+        if self.iotune is not None:
+            el.append(self.iotune.to_xml())
         return el
 
     @classmethod
@@ -126,6 +129,7 @@ class Disk:
             readonly=el.find("readonly") is not None,
             serial=text(el, "serial"),
             boot_order=attr_int(el.find("boot"), "order"),
+            iotune=_opt_iotune(el.find("iotune")),
         )
 
 
@@ -141,6 +145,7 @@ class Interface:
     source_network: str | None = None
     target_dev: str | None = None
     mtu: int | None = None
+    bandwidth: Bandwidth | None = None  # <bandwidth> QoS (flavor quota:vif_*)
 
     def to_xml(self) -> ET.Element:
         el = ET.Element("interface", type=self.type)
@@ -156,6 +161,8 @@ class Interface:
             sub(el, "driver", name=self.driver_name)
         if self.mtu is not None:
             sub(el, "mtu", size=str(self.mtu))
+        if self.bandwidth is not None:
+            el.append(self.bandwidth.to_xml())
         return el
 
     @classmethod
@@ -170,6 +177,7 @@ class Interface:
             source_network=_attr(source, "network"),
             target_dev=_attr(el.find("target"), "dev"),
             mtu=attr_int(el.find("mtu"), "size"),
+            bandwidth=_opt_bandwidth(el.find("bandwidth")),
         )
 
 
@@ -316,3 +324,134 @@ class Controller:
     @classmethod
     def from_xml(cls, el: ET.Element) -> Self:
         return cls(el.get("type", ""), attr_int(el, "index"), el.get("model"))
+
+
+# -- hardware tuning (flavor extra specs / image properties; see virt/hardware.py) --------
+
+IOTUNE_FIELDS = (
+    "total_bytes_sec",
+    "read_bytes_sec",
+    "write_bytes_sec",
+    "total_iops_sec",
+    "read_iops_sec",
+    "write_iops_sec",
+)
+
+
+@dataclass
+class IOTune:
+    """`<iotune>` inside `<disk>`: byte and IOPS limits (children in libvirt's order)."""
+
+    total_bytes_sec: int | None = None
+    read_bytes_sec: int | None = None
+    write_bytes_sec: int | None = None
+    total_iops_sec: int | None = None
+    read_iops_sec: int | None = None
+    write_iops_sec: int | None = None
+
+    def to_xml(self) -> ET.Element:
+        el = ET.Element("iotune")
+        for name in IOTUNE_FIELDS:
+            if getattr(self, name) is not None:
+                sub(el, name, str(getattr(self, name)))
+        return el
+
+    @classmethod
+    def from_xml(cls, el: ET.Element) -> Self:
+        return cls(**{name: text_int(el, name) for name in IOTUNE_FIELDS})
+
+
+def _opt_iotune(el: ET.Element | None) -> IOTune | None:
+    return IOTune.from_xml(el) if el is not None else None
+
+
+@dataclass
+class BandwidthRate:
+    """`<inbound>`/`<outbound>`: average and peak in KiB/s, burst in KiB."""
+
+    average: int
+    peak: int | None = None
+    burst: int | None = None
+
+    def to_xml(self, tag: str) -> ET.Element:
+        return element(
+            tag,
+            average=str(self.average),
+            peak=str_or_none(self.peak),
+            burst=str_or_none(self.burst),
+        )
+
+    @classmethod
+    def from_xml(cls, el: ET.Element) -> Self:
+        return cls(attr_int(el, "average") or 0, attr_int(el, "peak"), attr_int(el, "burst"))
+
+
+@dataclass
+class Bandwidth:
+    """`<bandwidth>` inside `<interface>`: at most one inbound and one outbound rate."""
+
+    inbound: BandwidthRate | None = None
+    outbound: BandwidthRate | None = None
+
+    def to_xml(self) -> ET.Element:
+        el = ET.Element("bandwidth")
+        for tag in ("inbound", "outbound"):
+            rate = getattr(self, tag)
+            if rate is not None:
+                el.append(rate.to_xml(tag))
+        return el
+
+    @classmethod
+    def from_xml(cls, el: ET.Element) -> Self:
+        rates = {t: el.find(t) for t in ("inbound", "outbound")}
+        return cls(**{t: BandwidthRate.from_xml(r) for t, r in rates.items() if r is not None})
+
+
+def _opt_bandwidth(el: ET.Element | None) -> Bandwidth | None:
+    return Bandwidth.from_xml(el) if el is not None else None
+
+
+@dataclass
+class Watchdog:
+    """`<watchdog model=i6300esb action=reset|poweroff|pause|none|...>`."""
+
+    model: str = "i6300esb"
+    action: str | None = None
+
+    def to_xml(self) -> ET.Element:
+        return element("watchdog", model=self.model, action=self.action)
+
+    @classmethod
+    def from_xml(cls, el: ET.Element) -> Self:
+        return cls(el.get("model", ""), el.get("action"))
+
+
+@dataclass
+class RNG:
+    """`<rng model=virtio>` with an optional `<rate bytes period(ms)>` and a random
+    backend (a host device such as /dev/urandom)."""
+
+    model: str = "virtio"
+    backend_model: str = "random"
+    backend: str | None = "/dev/urandom"
+    rate_bytes: int | None = None
+    rate_period: int | None = None
+
+    def to_xml(self) -> ET.Element:
+        el = ET.Element("rng", model=self.model)
+        if self.rate_bytes is not None:
+            sub(el, "rate", bytes=str(self.rate_bytes), period=str_or_none(self.rate_period))
+        sub(el, "backend", self.backend, model=self.backend_model)
+        return el
+
+    @classmethod
+    def from_xml(cls, el: ET.Element) -> Self:
+        rate = el.find("rate")
+        backend = el.find("backend")
+        return cls(
+            model=el.get("model", ""),
+            backend_model=_attr(backend, "model") or "random",
+            backend=(backend.text or None) if backend is not None else None,
+            rate_bytes=attr_int(rate, "bytes"),
+            rate_period=attr_int(rate, "period"),
+        )

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stackbox import __version__
-from stackbox.virt import config
-from stackbox.virt.driver import BootInfo, DiskInfo, InstanceSpec, InterfaceInfo
+from stackbox.virt import config, designer_numa, hardware
+from stackbox.virt.driver import BootInfo, DiskInfo, InstanceSpec, InterfaceInfo, VirtError
 
 # Direct kernel boot without an explicit command line: root on the first virtio disk, the
 # kernel console on the VGA screen and on ttyS0, which is the console log file.
@@ -54,11 +54,14 @@ class GuestHostConfig:
     cpu_mode: str | None = None  # host-model | host-passthrough | custom | none
     cpu_model: str | None = None  # for cpu_mode "custom", e.g. "qemu64"
     package_version: str = __version__
+    hostname: str = ""  # names the host in errors (e.g. missing UEFI firmware)
+    uefi_loader: str | None = None  # OVMF code file (hardware.find_ovmf), None: not installed
+    uefi_vars: str | None = None  # OVMF vars template; None/"": the loader has no vars file
 
 
 def build_domain(spec: InstanceSpec, boot: BootInfo, host: GuestHostConfig) -> config.Domain:
     """The complete guest definition for `spec`, booting from what `boot` describes."""
-    return config.Domain(
+    domain = config.Domain(
         type=host.virt_type,
         name=spec.name,
         uuid=spec.uuid,
@@ -75,6 +78,8 @@ def build_domain(spec: InstanceSpec, boot: BootInfo, host: GuestHostConfig) -> c
         on_crash="destroy",
         devices=devices(boot, host),
     )
+    domain = designer_numa.apply_placement(domain, spec.numa_topology)
+    return apply_hardware(domain, spec, boot, host)
 
 
 def metadata(spec: InstanceSpec, host: GuestHostConfig) -> config.NovaLikeMetadata:
@@ -198,3 +203,76 @@ def devices(boot: BootInfo, host: GuestHostConfig) -> config.Devices:
         videos=[config.Video(model=VIDEO_MODEL)],
         memballoon=config.MemBalloon(model="virtio", stats_period=period),
     )
+
+
+# -- flavor extra specs and image properties (hardware.py decides, this renders) ----------
+
+
+def apply_hardware(
+    domain: config.Domain, spec: InstanceSpec, boot: BootInfo, host: GuestHostConfig
+) -> config.Domain:
+    """Shape `domain` as the flavor's extra specs and the image's properties ask (CPU
+    topology, cputune, iotune per disk, bandwidth per NIC, watchdog, RNG, UEFI). The API
+    validated them at create/resize/rebuild; a HardwareError here (specs changed since)
+    or a missing firmware becomes a VirtError, i.e. the instance fault."""
+    try:
+        hw = hardware.guest_hardware(
+            spec.flavor.vcpus, spec.flavor.extra_specs, spec.image.properties
+        )
+    except hardware.HardwareError as exc:
+        raise VirtError(str(exc)) from exc
+    t = hw.topology
+    if domain.cpu is not None:
+        domain.cpu.topology = config.CPUTopology(t.sockets, t.cores, t.threads)
+    if hw.cputune is not None:
+        c = hw.cputune
+        tune = domain.cputune or config.CPUTune()  # keeps what the pinning helper set
+        tune.shares, tune.period, tune.quota = c.shares, c.period, c.quota
+        domain.cputune = tune
+    if hw.disk_tune:
+        for disk in domain.devices.disks:
+            disk.iotune = config.IOTune(**hw.disk_tune)
+    if hw.vif_tune:
+        for nic in domain.devices.interfaces:
+            nic.bandwidth = bandwidth_config(hw.vif_tune)
+    if hw.watchdog_action is not None:
+        domain.devices.watchdog = config.Watchdog(model="i6300esb", action=hw.watchdog_action)
+    if hw.rng is not None:
+        r = hw.rng
+        domain.devices.rngs.append(
+            config.RNG(
+                model=r.model, backend=r.backend, rate_bytes=r.rate_bytes, rate_period=r.rate_period
+            )
+        )
+    if hw.firmware == "uefi":
+        uefi_config(domain.os, boot, host)
+    return domain
+
+
+def bandwidth_config(tune: dict[str, int]) -> config.Bandwidth:
+    """quota:vif_{inbound,outbound}_{average,peak,burst} → `<bandwidth>` (KiB/s, KiB)."""
+
+    def rate(way: str) -> config.BandwidthRate | None:
+        if f"{way}_average" not in tune:
+            return None
+        return config.BandwidthRate(
+            tune[f"{way}_average"], tune.get(f"{way}_peak"), tune.get(f"{way}_burst")
+        )
+
+    return config.Bandwidth(inbound=rate("inbound"), outbound=rate("outbound"))
+
+
+def uefi_config(os: config.OS, boot: BootInfo, host: GuestHostConfig) -> None:
+    """OVMF as a read-only pflash loader, with the guest's own UEFI variable store in its
+    instance dir (libvirt copies the vars template there on first boot). No OVMF on this
+    host: the boot fails with a fault that says so."""
+    if not host.uefi_loader:
+        where = f" on host {host.hostname}" if host.hostname else " on this host"
+        raise VirtError(
+            f"UEFI firmware (OVMF) is not installed{where}; the image asks for "
+            "hw_firmware_type=uefi (install the ovmf package)"
+        )
+    os.loader, os.loader_readonly, os.loader_type = host.uefi_loader, True, "pflash"
+    if host.uefi_vars:
+        os.nvram = str(boot.instance_dir / "nvram.fd")
+        os.nvram_template = host.uefi_vars

@@ -92,6 +92,9 @@ class InstanceSpec:
     created_at: dt.datetime
     project_name: str = ""
     user_name: str = ""
+    # The claim's placement (virt/numa.py shape): guest cells, pinned host CPUs, page
+    # size, PCI devices. {} for plain guests.
+    numa_topology: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,9 @@ class HostResources:
     arch: str  # x86_64
     cpu_info: dict = field(default_factory=dict)
     supported_instances: tuple[tuple[str, str, str], ...] = ()
+    numa_topology: dict = field(default_factory=dict)  # virt/numa.py parse_capabilities
+    # PCI node devices (compute/pci.py parse_node_device); the whitelist is applied later
+    pci_devices: list[dict] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -199,6 +205,11 @@ class GuestInfo(Protocol):
     def domain_xml(self, uuid: str) -> str: ...
 
     def host_resources(self) -> HostResources: ...
+
+    def diagnostics(self, uuid: str) -> dict:
+        """Activity counters of a guest: state, uptime, memory stats, per-vCPU times,
+        per-disk block and per-NIC interface counters (`stackbox/virt/diagnostics.py`
+        has the shape). Raises GuestNotFound."""
 
 
 class VirtDriver(GuestLifecycle, GuestControl, GuestInfo, Protocol):

@@ -210,6 +210,22 @@ class Host:
         text = self._retrying("cannot read capabilities", lambda c: c.getCapabilities())
         return Capabilities.from_xml(text)
 
+    def capabilities_xml(self) -> str:
+        """The raw capabilities document (NUMA cells, huge pages: virt/numa.py)."""
+        return str(self._retrying("cannot read capabilities", lambda c: c.getCapabilities()))
+
+    def pci_device_xmls(self) -> list[str]:
+        """`virNodeDeviceGetXMLDesc` of every PCI node device ([] where the driver
+        cannot list them, e.g. the test driver)."""
+        try:
+            devs = self._retrying(
+                "cannot list node devices",
+                lambda c: c.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV),
+            )
+        except Exception:  # unsupported by this driver (test:///default): no devices
+            return []
+        return [d.XMLDesc(0) for d in devs]
+
     def node_info(self) -> NodeInfo:
         info = self._retrying("cannot read node info", lambda c: c.getInfo())
         return NodeInfo(str(info[0]), *(int(v) for v in info[1:8]))

@@ -154,6 +154,13 @@ class LibvirtDriver:
     def domain_xml(self, uuid: str) -> str:
         return self.host.lookup_guest(uuid).xml_desc()
 
+    def diagnostics(self, uuid: str) -> dict:
+        from stackbox.virt import diagnostics
+
+        self.host.lookup_guest(uuid)  # GuestNotFound for an unknown or malformed uuid
+        conn = self.host.get_connection()
+        return diagnostics.for_guest(conn, uuid, self.host.hypervisor_type())
+
     def host_resources(self) -> HostResources:
         node = self.host.node_info()
         caps = self.host.capabilities()
@@ -189,6 +196,7 @@ class LibvirtDriver:
             arch=arch,
             cpu_info=cpu_info,
             supported_instances=tuple(supported),
+            **placement_resources(self.host),
         )
 
     # -- helpers ----------------------------------------------------------------------
@@ -220,3 +228,15 @@ class LibvirtDriver:
         if guest.has_managed_save():
             guest.discard_managed_save()
         guest.launch()
+
+
+def placement_resources(host: Host) -> dict:
+    """NUMA cells (capabilities) and PCI node devices, for HostResources."""
+    from stackbox.compute import pci
+    from stackbox.virt import numa
+
+    devices = [pci.parse_node_device(x) for x in host.pci_device_xmls()]
+    return {
+        "numa_topology": numa.parse_capabilities(host.capabilities_xml()),
+        "pci_devices": [d for d in devices if d is not None],
+    }

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stackbox import __version__
-from stackbox.virt import daemon, designer
+from stackbox.virt import daemon, designer, hardware
 
 QEMU_BINARY = Path("/usr/bin/qemu-system-x86_64")
 QEMU_URI = "qemu:///system"
@@ -48,8 +48,12 @@ def guest_host_config(cfg: Any, uri: str) -> designer.GuestHostConfig:
     """What the designer needs to know about this host: domain type "test" for test://
     URIs, else compute.virt_type ("qemu" = TCG, "kvm")."""
     virt_type = "test" if is_test_uri(uri) else str(cfg.get("compute", "virt_type") or "qemu")
+    ovmf = hardware.find_ovmf()  # UEFI firmware for hw_firmware_type=uefi images, if any
     return designer.GuestHostConfig(
         virt_type=virt_type,
         vnc_listen=str(cfg.get("compute", "vnc_listen") or "127.0.0.1"),
         package_version=__version__,
+        hostname=str(cfg.get("default", "host") or ""),
+        uefi_loader=ovmf[0] if ovmf else None,
+        uefi_vars=(ovmf[1] or None) if ovmf else None,
     )

@@ -32,6 +32,17 @@ MODULES = (
     "server_metadata",
     "server_tags",
     "instance_actions",
+    "quota_sets",
+    "quota_classes",
+    "limits",
+    "simple_tenant_usage",
+    "hypervisors",
+    "services",
+    "availability_zones",
+    "hosts",
+    "server_diagnostics",
+    "aggregates",
+    "server_groups",
 )
 
 for _name in MODULES:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
-from stackbox.compute import keygen
+from stackbox.compute import keygen, quotas
 from stackbox.compute.api import common
 from stackbox.compute.api.microversion import version
 from stackbox.compute.models import KeyPair
@@ -183,6 +183,8 @@ def register(router: Router) -> None:
         exists = select(KeyPair.id).where(KeyPair.user_id == user_id, KeyPair.name == name)
         if db.scalar(exists) is not None:
             raise errors.Conflict(f"Key pair '{name}' already exists.")
+        # I5-Q: key_pairs quota of the user (locks the caller's project row)
+        quotas.check(db, req.context.project_id or "", user_id, {"key_pairs": 1}, cfg=req.state.cfg)
         kp = KeyPair(
             name=name,
             user_id=user_id,

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.compute import states
+from stackbox.compute import quotas, states
 from stackbox.compute.api import server_action_base as base
 from stackbox.compute.api import server_create, server_views
 from stackbox.compute.api.microversion import version
@@ -58,13 +58,28 @@ def resize(req: Req, inst: Instance, value: dict) -> None:
         )
     if 0 < flv.root_gb < old_root:
         raise errors.BadRequest("Resize error: Unable to resize disk down.")
+    image_props = (inst.image_meta or {}).get("properties")
+    server_create.check_hardware(flv.vcpus, flv.specs, image_props)  # 400 before the move
+    server_create.check_placement(req, flv.vcpus, flv.memory_mb, flv.specs, image_props)
     new = base.flavor_copy(flv)
     values: dict[str, Any] = {"old_flavor": dict(current), "new_flavor": new}
     if "OS-DCF:diskConfig" in value:
         values["disk_config"] = value["OS-DCF:diskConfig"]
+    check_resize_quota(req, inst, current, flv)  # I5-Q
     rid = base.begin(req, inst, "resize", states.RESIZE_PREP, values=values)
     cond = base.conductor(req)
     base.send(req, cond.resize_instance, inst.uuid, new, rid)
+
+
+def check_resize_quota(req: Req, inst: Instance, current: dict, flv: Flavor) -> None:
+    """I5-Q: an upsize needs quota for the extra cores and RAM (Nova: 403 otherwise)."""
+    deltas = {
+        "cores": flv.vcpus - int(current.get("vcpus") or 0),
+        "ram": flv.memory_mb - int(current.get("memory_mb") or 0),
+    }
+    deltas = {k: v for k, v in deltas.items() if v > 0}
+    if deltas:
+        quotas.check(req.db, inst.project_id, inst.user_id, deltas, cfg=req.state.cfg)
 
 
 def confirm_resize(req: Req, inst: Instance, _value: Any) -> None:
@@ -123,6 +138,17 @@ def rebuild(req: Req, inst: Instance, value: dict) -> tuple[dict, int]:
     base.check_state("rebuild", inst, states.ALLOWED["rebuild"])
     img = check_image(req, value["imageRef"], inst.flavor or {})
     meta = server_create.image_copy(img)
+    flavor = inst.flavor or {}
+    server_create.check_hardware(
+        int(flavor.get("vcpus") or 1), flavor.get("extra_specs"), meta["properties"]
+    )
+    server_create.check_placement(
+        req,
+        int(flavor.get("vcpus") or 1),
+        int(flavor.get("memory_mb") or 0),
+        flavor.get("extra_specs"),
+        meta["properties"],
+    )
     values: dict[str, Any] = {
         "image_ref": img.id,
         "image_meta": meta,

@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.compute import states
-from stackbox.compute.api import lookup
+from stackbox.compute import quotas, states
+from stackbox.compute.api import lookup, server_groups
 from stackbox.compute.api.microversion import Version, version
 from stackbox.compute.models import (
     ComputeNode,
@@ -34,8 +34,10 @@ from stackbox.compute.models import (
     InstanceTag,
     KeyPair,
 )
+from stackbox.compute.zones import zone_names as aggregate_zone_names
 from stackbox.image.api import common as image_common
 from stackbox.image.models import Image
+from stackbox.virt import hardware
 
 NAME = {
     "type": "string",
@@ -195,9 +197,29 @@ def last_segment(ref: str) -> str:
     return ref.rstrip("/").rsplit("/", 1)[-1] if "/" in ref else ref
 
 
-def check_metadata_count(count: int) -> None:
+def check_metadata_count(count: int, req: Req | None = None, project_id: str = "") -> None:
+    """403 past the metadata_items quota of `project_id` (the fixed 128 without `req`)."""
+    if req is not None:  # I5-Q: the project's quota
+        quotas.check_metadata(req.db, project_id, count, req.state.cfg)
+        return
     if count > MAX_METADATA_ITEMS:
         raise errors.Forbidden(f"Maximum number of metadata items exceeds {MAX_METADATA_ITEMS}")
+
+
+def check_instance_quota(req: Req, flv: Flavor, min_count: int, max_count: int) -> int:
+    """I5-Q: lock the project's quota row and return how many servers to create (Nova:
+    max_count if they fit, else as many as fit but at least min_count, else 403)."""
+    ctx = req.context
+    return quotas.instances_allowed(
+        req.db,
+        ctx.project_id or "",
+        ctx.user_id,
+        flv.vcpus,
+        flv.memory_mb,
+        min_count,
+        max_count,
+        req.state.cfg,
+    )
 
 
 def find_flavor(req: Req, ref: str | int) -> Flavor:
@@ -230,6 +252,30 @@ def find_image(req: Req, ref: str) -> Image:
     if img.status != "active":
         raise errors.BadRequest(f"Image {img.id} is not active.")
     return img
+
+
+def check_hardware(vcpus: int, specs: Any, props: Any) -> None:
+    """What the flavor's extra specs and the image's properties ask of the guest hardware
+    (topology, cputune, iotune, watchdog, RNG, firmware...; virt/hardware.py): a bad value
+    or combination is a 400 now, not an ERROR instance later."""
+    try:
+        hardware.validate(int(vcpus), specs or {}, props or {})
+    except hardware.HardwareError as exc:
+        raise errors.BadRequest(str(exc)) from None
+
+
+def check_placement(req: Req, vcpus: int, memory_mb: int, specs: Any, props: Any) -> None:
+    """NUMA cells, CPU pinning, page size (virt/numa.py) and PCI aliases ([pci] alias,
+    compute/pci.py) the flavor and image ask for: a bad request is a 400 now."""
+    from stackbox.compute import pci
+    from stackbox.virt import numa
+
+    try:
+        numa.parse_request(int(vcpus), int(memory_mb), specs or {}, props or {})
+        aliases = pci.parse_aliases(req.state.cfg.get("pci", "alias"))
+        pci.parse_request((specs or {}).get("pci_passthrough:alias"), aliases)
+    except (numa.InvalidNumaRequest, pci.InvalidPciRequest, pci.InvalidPciConfig) as exc:
+        raise errors.BadRequest(str(exc)) from None
 
 
 def check_image_fits(img: Image, flv: Flavor) -> None:
@@ -320,6 +366,7 @@ def parse_zone(req: Req, raw: str | None) -> tuple[str | None, str | None, str |
     if zone is not None:
         zones = {str(req.state.cfg.get("compute", "default_availability_zone"))}
         zones |= {z for z in req.db.scalars(select(ComputeNode.availability_zone).distinct()) if z}
+        zones |= aggregate_zone_names(req.db)  # zones defined by host aggregates (I5-A)
         if zone not in zones:
             raise errors.BadRequest("The requested availability zone is not available")
     return zone, host, node
@@ -404,6 +451,8 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
     flv = find_flavor(req, server["flavorRef"])
     img = find_image(req, image_ref)
     check_image_fits(img, flv)
+    check_hardware(flv.vcpus, flv.specs, img.extra)
+    check_placement(req, flv.vcpus, flv.memory_mb, flv.specs, img.extra)
     key_name, key_data = server.get("key_name"), None
     if key_name is not None:
         kp = req.db.scalar(
@@ -414,7 +463,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
         key_data = kp.public_key
     check_user_data(server.get("user_data"))
     metadata: dict[str, str] = server.get("metadata") or {}
-    check_metadata_count(len(metadata))
+    check_metadata_count(len(metadata), req, ctx.project_id or "")
     zone, force_host, force_node = parse_zone(req, server.get("availability_zone"))
     if server.get("host") or server.get("hypervisor_hostname"):  # 2.74
         req.authorize("os_compute_api:servers:create:forced_host", {})
@@ -423,6 +472,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
     # the scheduler reads "host", "host:node" or ":node"
     forced = f"{force_host or ''}:{force_node}" if force_node else force_host
     hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
+    group = server_groups.group_for_hint(req, hints)  # I5-A: hint "group"
     props = img.extra
     # Nova's rule: asked for, forced by config, or required by the image
     config_drive = (
@@ -437,6 +487,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
     rid = reservation_id()
     request_id = lookup.request_id()
     name = server["name"]
+    max_count = check_instance_quota(req, flv, min_count, max_count)  # I5-Q
     instances = []
     for index in range(max_count):
         uuid = str(uuid_mod.uuid4())
@@ -503,4 +554,8 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
         "scheduler_hints": hints,
         "min_count": min_count,
     }
+    if group is not None:  # I5-A: members join; the scheduler gets the policy and hosts
+        spec["group"] = server_groups.group_request(req.db, group)
+        server_groups.join_group(req.db, group, [i.uuid for i in instances],
+                                 ctx.project_id, ctx.user_id, req.state.cfg)  # fmt: skip
     return Plan(instances, spec, admin_password, rid, disk_config)

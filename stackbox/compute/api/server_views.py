@@ -204,7 +204,9 @@ def _server(req: Req, inst: Instance, *, detail: bool) -> dict[str, Any]:
     if mv >= (2, 63):
         s["trusted_image_certificates"] = None
     if mv >= (2, 71) and not detail:
-        s["server_groups"] = []
+        from stackbox.compute.api.server_groups import groups_of  # I5-A
+
+        s["server_groups"] = groups_of(req.db, inst.uuid)
     if mv >= (2, 73):
         s["locked_reason"] = inst.locked_reason
     if mv >= (2, 96):

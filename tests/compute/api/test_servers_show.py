@@ -98,13 +98,13 @@ def test_show_at_2_47_embeds_the_flavor(srv: Srv) -> None:
 
 def test_scheduler_hints_at_2_100(srv: Srv) -> None:
     body = srv.body(networks="none")
-    body["os:scheduler_hints"] = {"group": "g1"}
+    body["os:scheduler_hints"] = {"custom_hint": "g1"}
     r = srv.post(body, mv=MAXMV)
     assert r.status_code == 202, r.text
     sid = r.json()["server"]["id"]
-    assert srv.conductor.wait_for(sid)["request_spec"]["scheduler_hints"] == {"group": "g1"}
+    assert srv.conductor.wait_for(sid)["request_spec"]["scheduler_hints"] == {"custom_hint": "g1"}
     assert srv.get(f"/servers/{sid}", mv="2.100").json()["server"]["scheduler_hints"] == {
-        "group": "g1"
+        "custom_hint": "g1"
     }
     assert "scheduler_hints" not in srv.get(f"/servers/{sid}", mv="2.99").json()["server"]
 

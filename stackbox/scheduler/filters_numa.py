@@ -1,0 +1,44 @@
+"""NUMATopologyFilter: the guest's NUMA cells, dedicated CPUs and huge pages fit the
+host's free NUMA cells (virt/numa.py does the fitting).
+
+Pure: reads HostState.numa_topology / numa_usage and the RequestSpec. The claim
+re-checks the same fit under the node's row lock (scheduler/claims.py), so a view a
+little out of date costs a retry, never a shared pCPU.
+"""
+
+from __future__ import annotations
+
+from stackbox.scheduler.filters import FILTERS, BaseFilter
+from stackbox.scheduler.hoststate import HostState, RequestSpec
+from stackbox.virt import numa
+
+
+def numa_request(spec: RequestSpec) -> numa.NumaRequest | None:
+    """The spec's NUMA request (None: a plain guest, or one the API should have refused
+    as invalid -- the filter then lets the claim decide)."""
+    try:
+        return numa.parse_request(spec.vcpus, spec.memory_mb, spec.extra_specs, spec.image_props)
+    except numa.InvalidNumaRequest:
+        return None
+
+
+class NUMATopologyFilter(BaseFilter):
+    """Hosts whose free NUMA cells can take the guest's cells."""
+
+    name = "NUMATopologyFilter"
+
+    def applies(self, spec: RequestSpec) -> bool:
+        return numa_request(spec) is not None
+
+    def passes(self, host: HostState, spec: RequestSpec) -> bool:
+        req = numa_request(spec)
+        return req is None or numa.fit(host.numa_topology, req, host.numa_usage) is not None
+
+    def filter_all(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
+        req = numa_request(spec)
+        if req is None:
+            return hosts
+        return [h for h in hosts if numa.fit(h.numa_topology, req, h.numa_usage) is not None]
+
+
+FILTERS[NUMATopologyFilter.name] = NUMATopologyFilter
