@@ -153,10 +153,16 @@ class SchedulerManager:
         extra = weighers_groups.group_weights(candidates, spec, *self.soft_multipliers)
         if extra is not None:  # soft-(anti-)affinity server groups (I5-A)
             weights = [w + e for w, e in zip(weights, extra, strict=True)]
+        numa_req = filters_numa.numa_request(spec)
         while candidates:
             i = weighers.choose(weights, self.subset_size, self.rng)
             host = candidates.pop(i)
             weights.pop(i)
+            if numa_req is not None and (
+                numa.fit(host.numa_topology, numa_req, host.numa_usage) is None
+            ):  # the filter only checked the cheap necessary condition
+                why = "NUMATopologyFilter: no host's free cells fit the guest"
+                continue
             with self.db.session() as s:
                 won = claims.claim(s, host.node_id, consumer, spec.vcpus, spec.memory_mb,
                                    spec.disk_gb)  # fmt: skip

@@ -329,6 +329,33 @@ def _fit_cell(
     }
 
 
+def could_fit(
+    topology: Mapping[str, Any] | None,
+    req: NumaRequest,
+    usage: Mapping[int, CellUsage] | None = None,
+) -> bool:
+    """A cheap necessary condition of `fit` (never False where `fit` would place the
+    guest): enough host cells, every guest cell has some host cell with enough CPUs
+    (free ones when dedicated) and memory, and the free CPUs add up. The scheduler's
+    filter uses it on every host; the exact `fit` runs on the host it picks."""
+    host_cells = (topology or {}).get("cells") or []
+    if len(req.cells) > len(host_cells):
+        return False
+    usage = usage or {}
+    room = []
+    for hc in host_cells:
+        used = usage.get(int(hc["id"]))
+        cpus = len(hc["cpus"])
+        if req.dedicated and used is not None:
+            cpus -= len(used.pinned)
+        room.append((cpus, int(hc.get("memory_mb") or 0)))
+    if req.dedicated and sum(len(c.vcpus) for c in req.cells) > sum(r[0] for r in room):
+        return False
+    return all(
+        any(len(c.vcpus) <= cpus and c.memory_mb <= mem for cpus, mem in room) for c in req.cells
+    )
+
+
 def fit(
     topology: Mapping[str, Any] | None,
     req: NumaRequest,

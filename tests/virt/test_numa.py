@@ -222,3 +222,39 @@ def test_huge_pages_are_fitted_against_free_pages() -> None:
 
 def test_host_without_topology_cannot_take_numa_guests() -> None:
     assert numa.fit({}, req(1, 512, hw__cpu_policy="dedicated")) is None
+
+
+def test_could_fit_never_refuses_what_fit_places() -> None:
+    """The scheduler's cheap check is a necessary condition of the exact fit."""
+    import itertools
+
+    host = {
+        "cells": [
+            {"id": 0, "cpus": [0, 1, 2, 3], "siblings": [[0, 1], [2, 3]], "memory_mb": 4096},
+            {"id": 1, "cpus": [4, 5, 6, 7], "siblings": [[4, 5], [6, 7]], "memory_mb": 4096},
+        ]
+    }
+    specs = [
+        {},
+        {"hw:cpu_policy": "dedicated"},
+        {"hw:cpu_policy": "dedicated", "hw:numa_nodes": "2"},
+        {"hw:cpu_policy": "dedicated", "hw:cpu_thread_policy": "isolate"},
+        {"hw:numa_nodes": "2"},
+    ]
+    pinned_sets = [set(), {0}, {0, 1, 2}, {0, 1, 2, 3, 4}, set(range(8))]
+    for spec, vcpus, pinned in itertools.product(specs, (1, 2, 4, 6), pinned_sets):
+        try:
+            req = numa.parse_request(vcpus, 2048, spec, {})
+        except numa.InvalidNumaRequest:
+            continue
+        if req is None:
+            continue
+        usage = {
+            0: numa.CellUsage({c for c in pinned if c < 4}),
+            1: numa.CellUsage({c for c in pinned if c >= 4}),
+        }
+        if numa.fit(host, req, usage) is not None:
+            assert numa.could_fit(host, req, usage), (spec, vcpus, pinned)
+    full = {0: numa.CellUsage(set(range(4))), 1: numa.CellUsage(set(range(4, 8)))}
+    req = numa.parse_request(1, 512, {"hw:cpu_policy": "dedicated"}, {})
+    assert req is not None and not numa.could_fit(host, req, full)
