@@ -1,5 +1,5 @@
 """Flavor extra specs shaping a real QEMU (TCG) guest, through the unmodified `openstack`
-CLI: `flavor set --property hw:cpu_sockets/hw:cpu_cores/hw:watchdog_action/
+CLI: `flavor set --property hw:cpu_sockets/hw:cpu_cores/hw:cpu_policy/hw:watchdog_action/
 quota:cpu_shares`, a boot that reaches the test guest's ready line, and `virsh dumpxml`
 showing `<cpu><topology>`, `<watchdog>` and `<cputune><shares>`; a flavor whose topology
 cannot hold its vCPUs is refused with a 400 by `server create`. One guest, removed at the
@@ -59,7 +59,9 @@ def _flavor(run: Running, name: str, vcpus: int, *props: str) -> None:
     _cli(run, "flavor", "set", *args, name)
 
 
-def test_topology_watchdog_and_cpu_shares_reach_the_guest(qemu_cloud: Running) -> None:
+def test_topology_pinning_watchdog_and_cpu_shares_reach_the_guest(
+    qemu_cloud: Running,
+) -> None:
     run = qemu_cloud
     _flavor(
         run,
@@ -67,6 +69,7 @@ def test_topology_watchdog_and_cpu_shares_reach_the_guest(qemu_cloud: Running) -
         2,
         "hw:cpu_sockets=1",
         "hw:cpu_cores=2",
+        "hw:cpu_policy=dedicated",
         "hw:watchdog_action=reset",
         "quota:cpu_shares=2048",
     )
@@ -101,6 +104,9 @@ def test_topology_watchdog_and_cpu_shares_reach_the_guest(qemu_cloud: Running) -
         assert wd is not None, xml
         assert (wd.get("model"), wd.get("action")) == ("i6300esb", "reset")
         assert dom.findtext("cputune/shares") == "2048", xml
+        # dedicated: each vCPU pinned to its own host CPU
+        pins = {p.get("vcpu"): p.get("cpuset") for p in dom.findall("cputune/vcpupin")}
+        assert set(pins) == {"0", "1"} and len(set(pins.values())) == 2, xml
     finally:
         _cli(run, "server", "delete", "--wait", "hw1")
     listed = subprocess.run(
