@@ -135,3 +135,54 @@ def cloud_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     running = start(base / "state", base / "home")
     yield running
     running.stop()
+
+
+def remove_domains_of(state_dir: Path) -> None:
+    """Never leave guests on the shared libvirtd, even when a test fails: remove the
+    domains whose files are under `state_dir` (their names would collide with the next
+    cloud's)."""
+    try:
+        import libvirt
+
+        conn = libvirt.open("qemu:///system")
+    except Exception:  # no libvirt here: nothing can be left
+        return
+    try:
+        for dom in conn.listAllDomains():
+            try:
+                if str(state_dir) not in dom.XMLDesc(0):
+                    continue
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+            except libvirt.libvirtError:
+                continue  # gone meanwhile (ours or another cloud's)
+    finally:
+        conn.close()
+
+
+def qemu_cloud(base: Path) -> Iterator[Running]:
+    """A `stackbox up` on real QEMU (TCG) with the test guest, for a module fixture;
+    skips, saying why, where the guest cannot be built or QEMU cannot run."""
+    running = start(
+        base / "state",
+        base / "home",
+        extra_env={
+            "STACKBOX_UP__TEST_GUEST": "true",
+            "STACKBOX_COMPUTE__VIRT_URI": "auto",
+            "STACKBOX_COMPUTE__VIRT_TYPE": "qemu",
+            "STACKBOX_COMPUTE__SHUTDOWN_TIMEOUT": "20",
+        },
+        timeout=300,
+    )
+    log = "".join(running.output)
+    try:
+        if "test guest not available" in log:
+            pytest.skip("this host cannot build the test guest: see stackbox up's log")
+        if "compute uses libvirt test driver" in log or "qemu:///system" not in log:
+            line = next((x for x in running.output if "compute uses" in x), "no line")
+            pytest.skip(f"QEMU cannot run here: {line.strip()}")
+        yield running
+    finally:
+        running.stop()
+        remove_domains_of(base / "state")

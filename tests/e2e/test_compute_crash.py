@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import Running, start
+from tests.e2e.conftest import Running, remove_domains_of, start
 
 N = 5
 SETTLE = 60  # seconds for the restarted cloud to settle every server
@@ -200,27 +200,6 @@ def _our_domains(state_dir: Path) -> dict[str, bool]:
         conn.close()
 
 
-def _remove_domains_of(state_dir: Path) -> None:
-    """Never leave guests on the shared libvirtd, even when the test fails."""
-    try:
-        libvirt = _libvirt()
-        conn = libvirt.open("qemu:///system")
-    except Exception:
-        return
-    try:
-        for dom in conn.listAllDomains():
-            try:
-                if str(state_dir) not in dom.XMLDesc(0):
-                    continue
-                if dom.isActive():
-                    dom.destroy()
-                dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-            except libvirt.libvirtError:
-                continue  # gone meanwhile (ours or another cloud's)
-    finally:
-        conn.close()
-
-
 def _wait_db(state_dir: Path, done: Any, limit: float) -> None:
     """Poll the database (read-only) until `done(rows)`, for at most `limit` seconds
     (then go on: the kill lands wherever the builds are)."""
@@ -381,7 +360,7 @@ def crash_during_boots(
     finally:
         second.stop()
         if qemu:
-            _remove_domains_of(state)
+            remove_domains_of(state)
 
 
 def _skip_unless_qemu(running: Running) -> None:
@@ -407,4 +386,4 @@ def test_kill_during_boots_qemu(tmp_path: Path, mode: str) -> None:
     try:
         crash_during_boots(tmp_path, mode, qemu=True, env=QEMU_ENV)
     finally:
-        _remove_domains_of(tmp_path / "state")
+        remove_domains_of(tmp_path / "state")

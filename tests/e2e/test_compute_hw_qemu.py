@@ -13,41 +13,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import Running, start
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import Running
 from tests.e2e.test_compute_qemu import (
     BOOT_WAIT,
     READY,
     _cli,
     _console_until,
-    _remove_domains_of,
 )
 
 
 @pytest.fixture(scope="module")
 def qemu_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    base = tmp_path_factory.mktemp("qemuhw")
-    running = start(
-        base / "state",
-        base / "home",
-        extra_env={
-            "STACKBOX_UP__TEST_GUEST": "true",
-            "STACKBOX_COMPUTE__VIRT_URI": "auto",
-            "STACKBOX_COMPUTE__VIRT_TYPE": "qemu",
-            "STACKBOX_COMPUTE__SHUTDOWN_TIMEOUT": "20",
-        },
-        timeout=300,
-    )
-    log = "".join(running.output)
-    try:
-        if "test guest not available" in log:
-            pytest.skip("this host cannot build the test guest: see stackbox up's log")
-        if "compute uses libvirt test driver" in log or "qemu:///system" not in log:
-            line = next((x for x in running.output if "compute uses" in x), "no line")
-            pytest.skip(f"QEMU cannot run here: {line.strip()}")
-        yield running
-    finally:
-        running.stop()
-        _remove_domains_of(base / "state")
+    yield from e2e.qemu_cloud(tmp_path_factory.mktemp("qemuhw"))
 
 
 def _flavor(run: Running, name: str, vcpus: int, *props: str) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Running, start
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import Running
 
 READY = "stackbox-guest: ready instance="
 BOOT_WAIT = 240
@@ -23,49 +24,7 @@ BOOT_WAIT = 240
 
 @pytest.fixture(scope="module")
 def qemu_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    base = tmp_path_factory.mktemp("qemu")
-    running = start(
-        base / "state",
-        base / "home",
-        extra_env={
-            "STACKBOX_UP__TEST_GUEST": "true",
-            "STACKBOX_COMPUTE__VIRT_URI": "auto",
-            "STACKBOX_COMPUTE__VIRT_TYPE": "qemu",
-            "STACKBOX_COMPUTE__SHUTDOWN_TIMEOUT": "20",
-        },
-        timeout=300,
-    )
-    log = "".join(running.output)
-    try:
-        if "test guest not available" in log:
-            pytest.skip("this host cannot build the test guest: see stackbox up's log")
-        if "compute uses libvirt test driver" in log or "qemu:///system" not in log:
-            line = next((x for x in running.output if "compute uses" in x), "no line")
-            pytest.skip(f"QEMU cannot run here: {line.strip()}")
-        yield running
-    finally:
-        running.stop()
-        _remove_domains_of(base / "state")
-
-
-def _remove_domains_of(state_dir: Path) -> None:
-    """A failed test must not leave guests running on the shared libvirtd (their names
-    would collide with the next cloud's): remove the domains whose files are ours."""
-    import libvirt
-
-    try:
-        conn = libvirt.open("qemu:///system")
-    except libvirt.libvirtError:
-        return
-    try:
-        for dom in conn.listAllDomains():
-            if str(state_dir) not in dom.XMLDesc(0):
-                continue
-            if dom.isActive():
-                dom.destroy()
-            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-    finally:
-        conn.close()
+    yield from e2e.qemu_cloud(tmp_path_factory.mktemp("qemu"))
 
 
 def _cli(running: Running, *args: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
 from stackbox.compute import quotas
+from stackbox.compute.api import common
 from stackbox.compute.api.microversion import Version, version
 
 LIMIT = {
@@ -58,14 +59,7 @@ def _user(req: Req) -> str | None:
 
 def _check_query(req: Req) -> None:
     if version(req) >= (2, 75):
-        extra = sorted(k for k in req.query if k != "user_id")
-        if extra:
-            names = ", ".join(repr(k) for k in extra)
-            verb = "was" if len(extra) == 1 else "were"
-            raise errors.BadRequest(
-                "Invalid input for query parameters: Additional properties are not allowed "
-                f"({names} {verb} unexpected)"
-            )
+        common.reject_unknown_query(req, {"user_id"})
 
 
 def _view(values: dict[str, Any], mv: Version) -> dict[str, Any]:
