@@ -146,13 +146,14 @@ def release(s: Session, consumer_id: str, node_id: int | None = None) -> int:
     were released (0 when it held none, e.g. a second release racing the first)."""
     a = ALLOCS.c
     conn = s.connection()
-    query = select(a.id, a.compute_node_id, a.vcpus, a.memory_mb, a.disk_gb).where(
+    query = select(a.id, a.compute_node_id, a.vcpus, a.memory_mb, a.disk_gb, a.details).where(
         a.consumer_id == consumer_id
     )
     if node_id is not None:
         query = query.where(a.compute_node_id == node_id)
     rows = conn.execute(query).all()
     released = 0
+    pci_addresses: list[tuple[int, str]] = []
     for row in rows:
         # Delete first: only the transaction whose DELETE matched gives the amounts back.
         if conn.execute(delete(ALLOCS).where(a.id == row.id)).rowcount != 1:
@@ -170,7 +171,11 @@ def release(s: Session, consumer_id: str, node_id: int | None = None) -> int:
             )
         )
         released += 1
-    release_pci(s, consumer_id, node_id)
+        for dev in (row.details or {}).get("pci") or []:
+            pci_addresses.append((row.compute_node_id, dev["address"]))
+    # Only the devices this allocation took: during a resize the instance owns devices
+    # under two allocations (its own and `migration:<uuid>`).
+    release_pci_devices(s, consumer_id.removeprefix("migration:"), pci_addresses)
     return released
 
 
@@ -309,10 +314,19 @@ def _claim_pci(
     return taken
 
 
-def release_pci(s: Session, consumer_id: str, node_id: int | None = None) -> int:
-    """Give `consumer_id`'s PCI devices back (on `node_id` only when given)."""
+def release_pci_devices(s: Session, instance_uuid: str, devices: list[tuple[int, str]]) -> int:
+    """Give back the PCI devices (node id, address) that `instance_uuid` holds."""
     p = PCI.c
-    stmt = update(PCI).where(p.instance_uuid == consumer_id, p.status == "allocated")
-    if node_id is not None:
-        stmt = stmt.where(p.compute_node_id == node_id)
-    return int(s.connection().execute(stmt.values(status="available", instance_uuid=None)).rowcount)
+    freed = 0
+    for node, address in devices:
+        stmt = update(PCI).where(
+            p.compute_node_id == node,
+            p.address == address,
+            p.instance_uuid == instance_uuid,
+            p.status == "allocated",
+        )
+        freed += int(
+            s.connection().execute(stmt.values(status="available", instance_uuid=None)).rowcount
+        )
+    return freed
+

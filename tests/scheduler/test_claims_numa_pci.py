@@ -200,6 +200,43 @@ def test_pci_devices_are_taken_once_and_freed_on_release(pdb: Database) -> None:
     assert sched.select_destinations(spec, ["v3"])[0]["host"] == "gpuhost"
 
 
+def test_a_resize_keeps_each_sides_pci_devices_apart(pdb: Database) -> None:
+    """During a resize an instance holds devices under two allocations: revert frees
+    only the new side's, confirm only the old side's."""
+    nid = add_node(pdb, "gpus4", vcpus=8)
+    add_gpus(pdb, nid, 4)
+    alias = pci.parse_aliases([GPU_ALIAS])["gpu"]
+
+    def held() -> list[str]:
+        with pdb.session() as s:
+            rows = s.scalars(select(PciDevice.address).where(PciDevice.instance_uuid == "r1"))
+            return sorted(rows)
+
+    def resize_to(n: int) -> None:
+        with pdb.session() as s:
+            claims.move(s, "r1", "migration:r1")
+            assert claims.claim(s, nid, "r1", 1, 256, 1)
+            assert claims.claim_placement(s, nid, "r1", None, [(alias, n)]) is not None
+
+    with pdb.session() as s:
+        assert claims.claim(s, nid, "r1", 1, 256, 1)
+        assert claims.claim_placement(s, nid, "r1", None, [(alias, 1)]) is not None
+    old = held()
+    resize_to(2)
+    assert len(held()) == 3
+    with pdb.session() as s:  # revert: the new side goes, the old one comes back
+        claims.release(s, "r1")
+        claims.move(s, "migration:r1", "r1")
+    assert held() == old
+    resize_to(2)
+    with pdb.session() as s:  # confirm: the old side goes
+        claims.release(s, "migration:r1")
+    assert len(held()) == 2 and not set(held()) & set(old)
+    with pdb.session() as s:
+        claims.release(s, "r1")
+    assert held() == []
+
+
 def test_failed_pci_claim_rolls_back(pdb: Database) -> None:
     nid = add_node(pdb, "one-gpu", vcpus=8)
     add_gpus(pdb, nid, 1)
