@@ -330,3 +330,35 @@ def release_pci_devices(s: Session, instance_uuid: str, devices: list[tuple[int,
         )
     return freed
 
+
+def group_allows(s: Session, node_id: int, consumer_id: str, group: dict[str, Any]) -> bool:
+    """Inside a claim's transaction: does the hard (anti-)affinity policy of `group`
+    ({"uuid", "policy", "rules"}) still hold with `consumer_id` on `node_id`, counting
+    every member's allocation? The group row is locked first, so claims of one group by
+    several schedulers are judged one after the other (the filters saw a view that
+    another scheduler may have changed since)."""
+    from stackbox.compute.opmodels import ServerGroup, ServerGroupMember
+
+    policy = group.get("policy")
+    if policy not in ("affinity", "anti-affinity") or not group.get("uuid"):
+        return True
+    conn = s.connection()
+    g = ServerGroup.__table__.c
+    gid = conn.execute(select(g.id).where(g.uuid == group["uuid"])).scalar()
+    if gid is None:
+        return True
+    conn.execute(update(ServerGroup).where(ServerGroup.id == gid).values(rules=ServerGroup.rules))
+    m = ServerGroupMember.__table__.c
+    a = ALLOCS.c
+    members = select(m.instance_uuid).where(m.group_id == gid, m.instance_uuid != consumer_id)
+    rows = conn.execute(
+        select(a.compute_node_id, func.count())
+        .where(a.consumer_id.in_(members))
+        .group_by(a.compute_node_id)
+    ).all()
+    here = sum(n for node, n in rows if node == node_id)
+    elsewhere = sum(n for node, n in rows if node != node_id)
+    if policy == "affinity":
+        return elsewhere == 0
+    limit = max(1, int((group.get("rules") or {}).get("max_server_per_host", 1)))
+    return here < limit

@@ -169,6 +169,11 @@ class SchedulerManager:
                 if won and not self._claim_placement(s, host, spec, consumer):
                     s.rollback()
                     won = False
+                if won and spec.group and not claims.group_allows(
+                    s, host.node_id, consumer, spec.group
+                ):  # another scheduler placed a member meanwhile
+                    s.rollback()
+                    won = False
             if won:
                 host.consume(spec.vcpus, spec.memory_mb, spec.disk_gb)
                 if self._node_key is not None:

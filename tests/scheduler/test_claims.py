@@ -153,3 +153,43 @@ def test_concurrent_claims_never_oversell(db: Database) -> None:
     assert _alloc_sums(db, nid) == (node.vcpus_used, node.memory_mb_used, node.local_gb_used)
     assert node.local_gb_used > 40 - 3  # the node filled up: the race was real
     assert len(won) >= 13
+
+
+def test_group_policies_are_judged_on_every_members_allocation(db: Database) -> None:
+    """A second scheduler with a stale view cannot break a hard (anti-)affinity group:
+    the claim counts the members' allocations under the group's row lock."""
+    import uuid
+
+    from stackbox.compute.opmodels import ServerGroup, ServerGroupMember
+
+    h1, h2 = add_node(db, f"g1-{uuid.uuid4().hex[:4]}"), add_node(db, f"g2-{uuid.uuid4().hex[:4]}")
+    groups = {}
+    with db.session() as s:
+        for policy in ("anti-affinity", "affinity"):
+            g = ServerGroup(uuid=str(uuid.uuid4()), name=policy, project_id="p", user_id="u",
+                            policy=policy, rules={})  # fmt: skip
+            s.add(g)
+            s.flush()
+            tag = uuid.uuid4().hex[:6]
+            for m in ("a", "b"):
+                s.add(ServerGroupMember(group_id=g.id, instance_uuid=f"{policy}-{m}-{tag}"))
+            groups[policy] = ({"uuid": g.uuid, "policy": policy, "rules": {}}, tag)
+    for policy, (group, tag) in groups.items():
+        first, second = f"{policy}-a-{tag}", f"{policy}-b-{tag}"
+        with db.session() as s:
+            assert claims.claim(s, h1, first, 1, 256, 1)
+            assert claims.group_allows(s, h1, first, group)
+        with db.session() as s:
+            assert claims.claim(s, h1, second, 1, 256, 1)
+            same_host_ok = claims.group_allows(s, h1, second, group)
+            s.rollback()
+        with db.session() as s:
+            assert claims.claim(s, h2, second, 1, 256, 1)
+            other_host_ok = claims.group_allows(s, h2, second, group)
+            s.rollback()
+        if policy == "anti-affinity":
+            assert (same_host_ok, other_host_ok) == (False, True)
+        else:
+            assert (same_host_ok, other_host_ok) == (True, False)
+        with db.session() as s:
+            claims.release(s, first)
