@@ -244,6 +244,13 @@ OPTIONS: list[Opt] = [
     ),
     Opt(
         "compute",
+        "image_cache_manager_interval",
+        float,
+        2400.0,
+        "Seconds between runs of the image cache clean-up (<=0: never).",
+    ),
+    Opt(
+        "compute",
         "virt_uri",
         str,
         "auto",

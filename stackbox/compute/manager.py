@@ -104,6 +104,9 @@ class ComputeManager:
             self._periodic.append(asyncio.create_task(self._every(sync, self.sync_power)))
         if report > 0:
             self._periodic.append(asyncio.create_task(self._every(report, self.report_resources)))
+        evict = float(self.cfg.get("compute", "image_cache_manager_interval"))
+        if evict > 0:
+            self._periodic.append(asyncio.create_task(self._every(evict, self.evict_images)))
 
     async def stop(self) -> None:
         tasks, self._periodic = self._periodic, []
@@ -120,6 +123,19 @@ class ComputeManager:
                 await fn()
             except Exception:
                 LOG.exception("periodic task %s failed", getattr(fn, "__name__", fn))
+
+    async def evict_images(self) -> list[str]:
+        """Remove cached image bases no instance disk is backed by and unused for longer
+        than compute.image_cache_max_age (Nova's image cache manager)."""
+        from stackbox.compute.imagecache import backing_files
+
+        path = self.ctx.instances_path
+        removed = await asyncio.to_thread(
+            self.ctx.images.evict,
+            float(self.cfg.get("compute", "image_cache_max_age")),
+            lambda: backing_files(path),
+        )
+        return [str(p) for p in removed]
 
     async def report_resources(self) -> None:
         res = await asyncio.to_thread(self.driver.host_resources)
