@@ -169,8 +169,10 @@ class SchedulerManager:
                 if won and not self._claim_placement(s, host, spec, consumer):
                     s.rollback()
                     won = False
-                if won and spec.group and not claims.group_allows(
-                    s, host.node_id, consumer, spec.group
+                if (
+                    won
+                    and spec.group
+                    and not claims.group_allows(s, host.node_id, consumer, spec.group)
                 ):  # another scheduler placed a member meanwhile
                     s.rollback()
                     won = False
