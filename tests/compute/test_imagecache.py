@@ -76,7 +76,7 @@ def _handler(srv: ImageServer) -> type[BaseHTTPRequestHandler]:
             time.sleep(srv.delay)
             data = srv.images[image_id]
             if image_id in srv.corrupt:
-                data = b"X" + data[1:]
+                data = bytes([data[0] ^ 0xFF]) + data[1:]  # always differs
             self._send(200, data)
 
         def _send(self, status: int, body: bytes) -> None:
