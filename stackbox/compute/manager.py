@@ -137,6 +137,12 @@ class ComputeManager:
         )
         return [str(p) for p in removed]
 
+    def get_host_uptime(self) -> str | None:
+        """This host's `uptime` line, for the hypervisor uptime API."""
+        from stackbox.compute.hostinfo import uptime_text
+
+        return uptime_text()
+
     async def report_resources(self) -> None:
         res = await asyncio.to_thread(self.driver.host_resources)
         get = self.cfg.get

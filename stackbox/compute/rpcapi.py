@@ -137,6 +137,17 @@ class ComputeAPI:
         return dict(result)
 
 
+    async def get_host_uptime(self, host: str) -> str | None:
+        """The host's `uptime` line (hypervisor uptime API); a short wait: a host that
+        does not answer shows none."""
+        result = await self.bus.call(
+            COMPUTE_TOPIC, "get_host_uptime", host=host, timeout=UPTIME_TIMEOUT
+        )
+        return None if result is None else str(result)
+
+
+UPTIME_TIMEOUT = 5.0
+
 SIMPLE_ACTIONS = frozenset(
     {
         "stop_instance",

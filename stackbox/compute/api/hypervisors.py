@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import json
 import uuid as uuidlib
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
-from stackbox.compute.api import common
+from stackbox.compute.api import common, lookup
 from stackbox.compute.api.microversion import version
 from stackbox.compute.api.services import compute_services, state_of, status_of
 from stackbox.compute.models import ComputeNode, Instance
+from stackbox.compute.payload import domain_name
 
 COUNTERS = (
     "vcpus",
@@ -59,24 +59,20 @@ def counters(node: ComputeNode) -> dict[str, int]:
     }
 
 
-def host_uptime(node: ComputeNode) -> str | None:
-    """`uptime`-style text for a node on this machine (load averages from /proc);
-    None when the node is elsewhere or /proc is not there."""
-    import socket
+def host_uptime(req: Req, node: ComputeNode) -> str | None:
+    """The node's `uptime` line, asked of its compute host over the bus (as Nova asks
+    the host); None when the host is down or does not answer in a few seconds."""
+    from stackbox import bus as sbbus
+    from stackbox.compute.rpcapi import ComputeAPI
 
-    if node.hypervisor_hostname not in (socket.gethostname(), node.host) and node.host_ip not in (
-        "127.0.0.1",
-        None,
-    ):
+    svc = compute_services(req).get(node.host)
+    if req.state.bus is None or svc is None or state_of(req, svc) != "up":
         return None
     try:
-        up = float(Path("/proc/uptime").read_text().split()[0])
-        load = Path("/proc/loadavg").read_text().split()[:3]
-    except OSError:
+        result: str | None = lookup.send(ComputeAPI(req.state.bus).get_host_uptime, node.host)
+    except sbbus.BusError:
         return None
-    days, rest = divmod(int(up), 86400)
-    hours, minutes = divmod(rest // 60, 60)
-    return f" up {days} days, {hours:2d}:{minutes:02d},  load average: {', '.join(load)}"
+    return result
 
 
 def _servers(req: Req, node: ComputeNode) -> list[dict[str, str]]:
@@ -88,15 +84,8 @@ def _servers(req: Req, node: ComputeNode) -> list[dict[str, str]]:
     template = str(req.state.cfg.get("compute", "instance_name_template"))
     out = []
     for uuid, _name, num in req.db.execute(q):
-        out.append({"name": _domain_name(template, num), "uuid": uuid})
+        out.append({"name": domain_name(template, num), "uuid": uuid})
     return out
-
-
-def _domain_name(template: str, num: int) -> str:
-    try:
-        return template % num
-    except (TypeError, ValueError):
-        return f"instance-{num:08x}"
 
 
 def view(
@@ -124,9 +113,9 @@ def view(
             cpu = node.cpu_info or {}
             body["cpu_info"] = cpu if v >= (2, 28) else json.dumps(cpu)
         else:
-            body["uptime"] = host_uptime(node)
+            body["uptime"] = host_uptime(req, node)
     if uptime:
-        body["uptime"] = host_uptime(node)
+        body["uptime"] = host_uptime(req, node)
     if servers:
         found = _servers(req, node)
         if found or v < (2, 53):
@@ -215,7 +204,7 @@ def register(router: Router) -> None:
         req.authorize("os_compute_api:os-hypervisors:list")
         return _listing(req, detail=False)
 
-    @router.route("GET", "/v2.1/os-hypervisors/detail")
+    @router.route("GET", "/v2.1/os-hypervisors/detail", blocking=True)
     def detail(req: Req) -> dict:
         req.authorize("os_compute_api:os-hypervisors:list-detail")
         return _listing(req, detail=True)
@@ -227,7 +216,7 @@ def register(router: Router) -> None:
         req.authorize("os_compute_api:os-hypervisors:statistics")
         return {"hypervisor_statistics": statistics(req)}
 
-    @router.route("GET", "/v2.1/os-hypervisors/{ident}")
+    @router.route("GET", "/v2.1/os-hypervisors/{ident}", blocking=True)
     def show(req: Req) -> dict:
         req.authorize("os_compute_api:os-hypervisors:show")
         v = version(req)
@@ -238,7 +227,7 @@ def register(router: Router) -> None:
         node = _find(req, req.params["ident"])
         return {"hypervisor": view(req, node, detail=True, servers=with_servers)}
 
-    @router.route("GET", "/v2.1/os-hypervisors/{ident}/uptime")
+    @router.route("GET", "/v2.1/os-hypervisors/{ident}/uptime", blocking=True)
     def uptime(req: Req) -> dict:
         if version(req) >= (2, 88):
             raise errors.NotFound("The resource could not be found.")
