@@ -12,7 +12,8 @@ Addressing (the oslo.messaging model): a server started with
 * calls/casts to `topic` with `host=H` -- direct to that host;
 * fanouts to `topic` -- every server of the topic gets its own copy.
 
-`method` names a public method of the endpoint (no leading underscore), sync or async;
+`method` names a public method of the endpoint (no leading underscore, not listed in
+the endpoint's optional `NOT_RPC` set), sync or async;
 the keyword arguments are passed to it. `topic` and `method` are positional-only, so
 they may also be argument names; `host` and `timeout` are the bus's own keywords
 (addressing), so a remote method cannot take arguments of those names over the bus --

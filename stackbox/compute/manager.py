@@ -76,6 +76,9 @@ class Context:
 class ComputeManager:
     """The compute service of one host (see the module docstring)."""
 
+    # Its own process starts and stops it; nothing on the bus may.
+    NOT_RPC = frozenset({"start", "stop"})
+
     def __init__(
         self,
         cfg: Any,

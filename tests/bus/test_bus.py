@@ -18,7 +18,9 @@ from tests.bus.conftest import NewBus
 
 
 class Echo:
-    """A test endpoint: async and sync methods, errors, a private method."""
+    """A test endpoint: async and sync methods, errors, private methods."""
+
+    NOT_RPC = frozenset({"shutdown"})
 
     def __init__(self, host: str) -> None:
         self.host = host
@@ -54,6 +56,9 @@ class Echo:
 
     def _secret(self) -> str:
         return "private"
+
+    def shutdown(self) -> str:  # public in Python, kept off the bus by NOT_RPC
+        return "stopped"
 
 
 async def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -148,7 +153,7 @@ async def test_remote_exception_becomes_remote_error(new_bus: NewBus) -> None:
     assert "echo.fail" in str(info.value) and "disk on fire" in str(info.value)
 
 
-@pytest.mark.parametrize("method", ["no_such_thing", "_secret", "__init__"])
+@pytest.mark.parametrize("method", ["no_such_thing", "_secret", "__init__", "shutdown"])
 async def test_unknown_or_private_method_is_remote_error(new_bus: NewBus, method: str) -> None:
     server_bus, client = await new_bus(), await new_bus()
     await server_bus.serve("echo", Echo("h1"), host="h1")
