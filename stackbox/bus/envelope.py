@@ -100,8 +100,8 @@ class _Incompatible(Exception):
 
 
 def _lookup(endpoint: object, name: str) -> Any:
-    # `NOT_RPC`: public methods an endpoint keeps for its own process (e.g. start/stop)
-    if not name or name.startswith("_") or name in getattr(endpoint, "NOT_RPC", ()):
+    # `NOT_RPC` (a class attribute): public methods an endpoint keeps for its own process
+    if not name or name.startswith("_") or name in getattr(type(endpoint), "NOT_RPC", ()):
         raise NoSuchMethod(f"'{name}' is not a public method of {type(endpoint).__name__}")
     fn = getattr(endpoint, name, None)
     if fn is None or not callable(fn):
