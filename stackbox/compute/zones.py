@@ -53,3 +53,12 @@ def zone_of(s: Session, host: str, default_zone: str) -> str:
 def zone_names(s: Session) -> set[str]:
     """Every zone name defined by some aggregate (with or without hosts)."""
     return set(aggregate_zones(s).values())
+
+
+def known_zones(s: Session, default_zone: str) -> set[str]:
+    """Every zone a server may ask for: the default, those of aggregates, and those a
+    compute node reports itself."""
+    from stackbox.compute.models import ComputeNode
+
+    nodes = s.scalars(select(ComputeNode.availability_zone).distinct())
+    return {default_zone, *zone_names(s), *(str(z) for z in nodes if z)}

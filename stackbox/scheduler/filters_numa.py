@@ -15,11 +15,20 @@ from stackbox.virt import numa
 
 def numa_request(spec: RequestSpec) -> numa.NumaRequest | None:
     """The spec's NUMA request (None: a plain guest, or one the API should have refused
-    as invalid -- the filter then lets the claim decide)."""
+    as invalid -- the filter then lets the claim decide). Parsed once per spec: the
+    filter, the placement and the claim all ask."""
+    cached = spec.__dict__.get("_numa_request", _UNSET)
+    if cached is not _UNSET:
+        return cached  # type: ignore[no-any-return]
     try:
-        return numa.parse_request(spec.vcpus, spec.memory_mb, spec.extra_specs, spec.image_props)
+        req = numa.parse_request(spec.vcpus, spec.memory_mb, spec.extra_specs, spec.image_props)
     except numa.InvalidNumaRequest:
-        return None
+        req = None
+    spec.__dict__["_numa_request"] = req
+    return req
+
+
+_UNSET = object()
 
 
 class NUMATopologyFilter(BaseFilter):

@@ -121,22 +121,6 @@ def instance_payload(inst: Instance) -> dict[str, Any]:
     return payload.instance_payload(inst)
 
 
-def flavor_copy(flavor: Any) -> dict[str, Any]:
-    """The flavor as an instance keeps it (see models.Instance.flavor)."""
-    return {
-        "flavorid": flavor.flavorid,
-        "name": flavor.name,
-        "memory_mb": flavor.memory_mb,
-        "vcpus": flavor.vcpus,
-        "root_gb": flavor.root_gb,
-        "ephemeral_gb": flavor.ephemeral_gb,
-        "swap": flavor.swap,
-        "rxtx_factor": flavor.rxtx_factor,
-        "extra_specs": dict(flavor.specs),
-        "description": flavor.description,
-    }
-
-
 NULL_ONLY: dict = {"type": "null"}
 NULL_OR_EMPTY: dict = {
     "oneOf": [{"type": "null"}, {"type": "object", "additionalProperties": False}]

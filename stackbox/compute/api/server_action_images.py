@@ -11,14 +11,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.compute import states
+from stackbox.compute import states, zones
 from stackbox.compute.api import server_action_base as base
 from stackbox.compute.api.microversion import version
-from stackbox.compute.models import ComputeNode, Instance
+from stackbox.compute.models import Instance
 from stackbox.db.base import utcnow
 from stackbox.image.models import Image, ImageProperty
 
@@ -130,13 +128,6 @@ def shelve_offload(req: Req, inst: Instance, _value: Any) -> None:
     base.send(req, comp.simple_action, inst.host, "shelve_offload_instance", payload, rid)
 
 
-def _zones(req: Req) -> set[str]:
-    zones = set(req.db.scalars(select(ComputeNode.availability_zone).distinct()))
-    zones.discard(None)
-    zones.add(req.state.cfg.get("compute", "default_availability_zone"))
-    return {str(z) for z in zones}
-
-
 def unshelve(req: Req, inst: Instance, value: dict | None) -> None:
     base.authorize(req, "os_compute_api:os-shelve:unshelve", inst)
     base.check_locked(req, inst)
@@ -153,7 +144,9 @@ def unshelve(req: Req, inst: Instance, value: dict | None) -> None:
                     "The server status must be SHELVED_OFFLOADED."
                 )
             zone = value["availability_zone"]
-            if zone is not None and zone not in _zones(req):
+            if zone is not None and zone not in zones.known_zones(
+                req.db, str(req.state.cfg.get("compute", "default_availability_zone"))
+            ):
                 raise errors.BadRequest("The requested availability zone is not available")
             values["availability_zone"] = zone
     rid = base.begin(req, inst, "unshelve", states.UNSHELVING, values=values)

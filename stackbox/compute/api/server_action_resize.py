@@ -61,7 +61,7 @@ def resize(req: Req, inst: Instance, value: dict) -> None:
     image_props = (inst.image_meta or {}).get("properties")
     server_create.check_hardware(flv.vcpus, flv.specs, image_props)  # 400 before the move
     server_create.check_placement(req, flv.vcpus, flv.memory_mb, flv.specs, image_props)
-    new = base.flavor_copy(flv)
+    new = server_create.flavor_copy(flv)
     values: dict[str, Any] = {"old_flavor": dict(current), "new_flavor": new}
     if "OS-DCF:diskConfig" in value:
         values["disk_config"] = value["OS-DCF:diskConfig"]

@@ -22,11 +22,10 @@ from sqlalchemy import select
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.compute import quotas, states
+from stackbox.compute import quotas, states, zones
 from stackbox.compute.api import lookup, server_groups
 from stackbox.compute.api.microversion import Version, version
 from stackbox.compute.models import (
-    ComputeNode,
     Flavor,
     Instance,
     InstanceAction,
@@ -34,7 +33,6 @@ from stackbox.compute.models import (
     InstanceTag,
     KeyPair,
 )
-from stackbox.compute.zones import zone_names as aggregate_zone_names
 from stackbox.image.api import common as image_common
 from stackbox.image.models import Image
 from stackbox.virt import hardware
@@ -364,10 +362,8 @@ def parse_zone(req: Req, raw: str | None) -> tuple[str | None, str | None, str |
     if host or node:
         req.authorize("os_compute_api:servers:create:forced_host", {})
     if zone is not None:
-        zones = {str(req.state.cfg.get("compute", "default_availability_zone"))}
-        zones |= {z for z in req.db.scalars(select(ComputeNode.availability_zone).distinct()) if z}
-        zones |= aggregate_zone_names(req.db)  # zones defined by host aggregates (I5-A)
-        if zone not in zones:
+        default = str(req.state.cfg.get("compute", "default_availability_zone"))
+        if zone not in zones.known_zones(req.db, default):
             raise errors.BadRequest("The requested availability zone is not available")
     return zone, host, node
 
