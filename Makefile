@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stackbox-setup
 
-.PHONY: setup up test check lint format bench clean
+.PHONY: setup up test tempest check lint format bench clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,11 @@ up: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q $(ARGS)
+
+# OpenStack's API test suite against a fresh `stackbox up` (scripts/tempest.py);
+# ARGS='--regex tempest.api.compute.flavors' narrows it.
+tempest: setup
+	$(BIN)/python scripts/tempest.py $(ARGS)
 
 check: setup
 	$(BIN)/ruff check .
@@ -34,4 +39,4 @@ bench: setup
 	$(BIN)/python bench/boot.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info
+	rm -rf $(VENV) .tempest-venv .pytest_cache .ruff_cache .mypy_cache *.egg-info

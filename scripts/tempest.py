@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Run OpenStack's own API test suite (Tempest) against a fresh `stackbox up`.
+
+    make tempest ARGS='--regex tempest.api.compute.flavors'
+    .venv/bin/python scripts/tempest.py [--regex R] [--concurrency N] [--keep]
+
+What it does, in order:
+1. installs Tempest (pinned) into its own virtualenv, `.tempest-venv` (once);
+2. starts `stackbox up` on a random port with a temporary state dir and HOME, on
+   libvirt's test hypervisor (`test:///default`) unless `--virt-uri` says otherwise;
+3. writes `tempest.conf` into a Tempest workspace: admin credentials from the state
+   dir, dynamic credentials, `image_ref`/`flavor_ref` from stackbox's defaults
+   (the `stackbox-tiny` image, flavors m1.tiny/m1.small), and the feature flags of
+   what stackbox ships;
+4. runs `tempest run --regex R --exclude-list etc/tempest/skips.txt` (every excluded
+   test there carries its reason) and prints `N passed, N failed, N skipped`, with
+   the reasons Tempest gave for its own skips;
+5. removes what it created: the stackbox process, its libvirt domains and the
+   temporary directory (kept with `--keep`, for reading logs).
+
+Exit status: 0 when nothing failed, 1 otherwise, 2 when the cloud did not start.
+Only the standard library is used here: it runs before or beside the project's venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPEST_VERSION = "47.0.0"
+TEMPEST_VENV = ROOT / ".tempest-venv"
+SKIP_FILE = ROOT / "etc" / "tempest" / "skips.txt"
+CONF_TEMPLATE = ROOT / "etc" / "tempest" / "tempest.conf.in"
+DEFAULT_REGEX = r"^tempest\.api\.(identity|image|compute)\."
+SUMMARY = re.compile(r"^ - (Passed|Skipped|Failed|Expected Fail|Unexpected Success): (\d+)")
+
+
+def ensure_tempest() -> Path:
+    """Tempest in its own venv (it pins libraries stackbox's own venv must not get)."""
+    tempest = TEMPEST_VENV / "bin" / "tempest"
+    stamp = TEMPEST_VENV / f".tempest-{TEMPEST_VERSION}"
+    if not stamp.exists():
+        print(f"tempest: installing tempest=={TEMPEST_VERSION} into {TEMPEST_VENV}", flush=True)
+        if not (TEMPEST_VENV / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(TEMPEST_VENV)], check=True)
+        pip = [str(TEMPEST_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
+        pip += ["--disable-pip-version-check", f"tempest=={TEMPEST_VERSION}"]
+        subprocess.run(pip, check=True)
+        stamp.touch()
+    return tempest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cloud:
+    """One `stackbox up` in a subprocess, its output kept in `log`."""
+
+    def __init__(self, work: Path, virt_uri: str) -> None:
+        self.work = work
+        self.state_dir = work / "state"
+        self.home = work / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = work / "stackbox.log"
+        tag = hashlib.sha1(str(work).encode()).hexdigest()[:8]
+        self.domain_prefix = f"tempest-{tag}-"
+        self.env = {
+            **os.environ,
+            "HOME": str(self.home),
+            "PYTHONUNBUFFERED": "1",
+            "STACKBOX_COMPUTE__VIRT_URI": virt_uri,
+            "STACKBOX_COMPUTE__INSTANCE_NAME_TEMPLATE": self.domain_prefix + "%08x",
+            # Tempest boots many small servers at once: the test hypervisor's host
+            # has 3 GiB, which real ratios would exhaust long before the API is tested.
+            "STACKBOX_COMPUTE__RAM_ALLOCATION_RATIO": "64",
+            "STACKBOX_COMPUTE__CPU_ALLOCATION_RATIO": "64",
+            "STACKBOX_COMPUTE__DISK_ALLOCATION_RATIO": "64",
+            "STACKBOX_COMPUTE__SYNC_POWER_STATE_INTERVAL": "5",
+        }
+        for var in ("OS_CLOUD", "STACKBOX_CONFIG"):
+            self.env.pop(var, None)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 600) -> None:
+        binary = Path(sys.executable).parent / "stackbox"
+        argv = [str(binary), "up", "--state-dir", str(self.state_dir), "--port", str(self.port)]
+        argv += ["--bind", "127.0.0.1", "--no-user-clouds-yaml"]
+        out = self.log.open("w")
+        self.proc = subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"stackbox up exited ({self.proc.returncode}):\n{self.tail()}")
+            text = self.log.read_text(errors="replace")
+            if re.search(r"^stackbox: .*ready", text, re.M):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"stackbox up did not get ready in {timeout:.0f} s:\n{self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def password(self, user: str) -> str:
+        return (self.state_dir / f"{user}-password").read_text().strip()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.remove_domains()
+
+    def remove_domains(self) -> None:
+        """Guests outlive their compute service: remove the ones this run made (on a
+        shared libvirtd; the test hypervisor's vanish with the process)."""
+        uri = self.env["STACKBOX_COMPUTE__VIRT_URI"]
+        if uri.startswith("test:") or not shutil.which("virsh"):
+            return
+        names = subprocess.run(
+            ["virsh", "-c", uri, "list", "--all", "--name"], capture_output=True, text=True
+        ).stdout.split()
+        for name in names:
+            if name.startswith(self.domain_prefix):
+                subprocess.run(["virsh", "-c", uri, "destroy", name], capture_output=True)
+                flags = ["--nvram", "--managed-save"]
+                subprocess.run(["virsh", "-c", uri, "undefine", name, *flags], capture_output=True)
+
+
+def _api(cloud: Cloud, path: str, body: dict | None = None, token: str = "") -> tuple:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(cloud.url + path, data=data, method="POST" if data else "GET")
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("X-Auth-Token", token)
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.headers, json.loads(resp.read() or b"null")
+
+
+def default_images(cloud: Cloud) -> tuple[str, str]:
+    """The ids of stackbox's default image (`stackbox-tiny`), as `image_ref` and
+    `image_ref_alt` (Tempest needs two; the kernel image is no bootable disk)."""
+    scope = {"project": {"name": "admin", "domain": {"id": "default"}}}
+    user = {"name": "admin", "domain": {"id": "default"}, "password": cloud.password("admin")}
+    auth = {"identity": {"methods": ["password"], "password": {"user": user}}, "scope": scope}
+    headers, _ = _api(cloud, "/identity/v3/auth/tokens", {"auth": auth})
+    token = headers["X-Subject-Token"]
+    _, body = _api(cloud, "/image/v2/images?name=stackbox-tiny", token=token)
+    if not body["images"]:
+        raise RuntimeError("the default image stackbox-tiny is missing (up.test_guest off?)")
+    ref = body["images"][0]["id"]
+    return ref, ref
+
+
+def write_conf(cloud: Cloud, workspace: Path) -> Path:
+    """tempest.conf from the template, with this cloud's address and credentials."""
+    image_ref, image_ref_alt = default_images(cloud)
+    values = {
+        "url": cloud.url,
+        "image_ref": image_ref,
+        "image_ref_alt": image_ref_alt,
+        "admin_password": cloud.password("admin"),
+        "lock_path": str(workspace / "lock"),
+        "log_file": str(workspace / "tempest.log"),
+    }
+    text = CONF_TEMPLATE.read_text()
+    for key, value in values.items():
+        text = text.replace("@" + key + "@", value)
+    conf = workspace / "etc" / "tempest.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(text)
+    return conf
+
+
+def run_tempest(tempest: Path, workspace: Path, args: argparse.Namespace) -> dict[str, int]:
+    """`tempest run` in the workspace; returns the counts of its summary."""
+    conf = workspace / "etc" / "tempest.conf"
+    argv = [str(tempest), "run", "--config-file", str(conf), "--regex", args.regex]
+    argv += ["--exclude-list", str(SKIP_FILE), "--concurrency", str(args.concurrency)]
+    counts: dict[str, int] = {}
+    proc = subprocess.Popen(
+        argv, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    with (workspace / "tempest-run.log").open("w") as log:
+        for line in proc.stdout:
+            log.write(line)
+            if args.verbose or _interesting(line):
+                sys.stdout.write(line)
+            m = SUMMARY.match(line)
+            if m:
+                counts[m.group(1)] = int(m.group(2))
+    proc.wait()
+    counts["rc"] = proc.returncode
+    return counts
+
+
+def _interesting(line: str) -> bool:
+    return "... FAILED" in line or line.startswith(("FAIL", "Traceback", "ERROR"))
+
+
+def skip_reasons(workspace: Path) -> list[tuple[int, str]]:
+    """Tempest's own skips (feature flags, microversions), grouped by their reason."""
+    python = TEMPEST_VENV / "bin" / "python"
+    code = (
+        "import sys, collections, subunit, testtools\n"
+        "reasons = collections.Counter()\n"
+        "class R(testtools.StreamResult):\n"
+        "    def status(self, test_id=None, test_status=None, file_name=None, file_bytes=None,"
+        " **kw):\n"
+        "        if test_status == 'skip': reasons['?'] += 1\n"
+        "        if file_name == 'reason' and file_bytes:\n"
+        "            reasons[bytes(file_bytes).decode(errors='replace').strip()] += 1\n"
+        "            reasons['?'] -= 1\n"
+        "case = subunit.ByteStreamToStreamResult(sys.stdin.buffer, non_subunit_name='stdout')\n"
+        "r = R(); r.startTestRun(); case.run(r); r.stopTestRun()\n"
+        "for k, v in reasons.most_common():\n"
+        "    if v > 0: print(f'{v}\\t{k}')\n"
+    )
+    stream = subprocess.run(
+        [str(TEMPEST_VENV / "bin" / "stestr"), "last", "--subunit"],
+        cwd=workspace,
+        capture_output=True,
+    ).stdout
+    out = subprocess.run([str(python), "-c", code], input=stream, capture_output=True).stdout
+    rows = []
+    for line in out.decode(errors="replace").splitlines():
+        count, _, reason = line.partition("\t")
+        rows.append((int(count), reason))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--regex", default=DEFAULT_REGEX, help="tests to run (tempest regex)")
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--virt-uri", default="test:///default")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, state)")
+    parser.add_argument("--verbose", action="store_true", help="print every test line")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    tempest = ensure_tempest()
+    work = Path(tempfile.mkdtemp(prefix="stackbox-tempest-"))
+    cloud = Cloud(work, args.virt_uri)
+    try:
+        try:
+            cloud.start()
+        except RuntimeError as exc:
+            print(f"tempest: {exc}", file=sys.stderr)
+            return 2
+        workspace = work / "workspace"
+        init = [str(tempest), "init", "--workspace-path", str(work / "workspaces.yaml")]
+        init += ["--name", work.name, str(workspace)]
+        subprocess.run(init, check=True, capture_output=True)
+        write_conf(cloud, workspace)
+        print(f"tempest: stackbox at {cloud.url}, work dir {work}", flush=True)
+        counts = run_tempest(tempest, workspace, args)
+        for count, reason in skip_reasons(workspace):
+            print(f"  skipped {count:4d}: {reason}")
+    finally:
+        cloud.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    passed, failed = counts.get("Passed", 0), counts.get("Failed", 0)
+    skipped = counts.get("Skipped", 0)
+    minutes = (time.monotonic() - started) / 60
+    print(f"tempest: {passed} passed, {failed} failed, {skipped} skipped ({minutes:.1f} min)")
+    if args.keep:
+        print(f"tempest: logs in {work}")
+    return 0 if failed == 0 and counts["rc"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
