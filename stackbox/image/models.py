@@ -1,5 +1,6 @@
-"""Image tables: images, their extra properties, tags and members. Data only; the
-per-project storage usage is derived from `images.size` (see `usage_of`)."""
+"""Image tables: images, their extra properties, tags and members, and the records of
+import tasks. Data only; the per-project storage usage is derived from `images.size`
+(see `usage_of`), the task life cycle is in `stackbox/image/tasks.py`."""
 
 from __future__ import annotations
 
@@ -80,6 +81,27 @@ class ImageMember(Base):
     )
     member: Mapped[str] = mapped_column(NAME, primary_key=True, index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ImageTask(Base):
+    """An import's record, as Glance's `tasks` (with its `task_info`: input, result,
+    message). `image_id` is no foreign key: like Glance's, a task outlives its image
+    until it expires."""
+
+    __tablename__ = "image_tasks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30), default="pending")
+    input: Mapped[dict | None]
+    result: Mapped[dict | None]
+    message: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str | None] = mapped_column(NAME, index=True)
+    image_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

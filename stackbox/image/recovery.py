@@ -1,6 +1,7 @@
 """Finish what a crash of the (single) API process left half-done in the image store:
 temporary upload files are removed, and images caught in `saving` or `importing` go to
-`killed` (their data never became complete, so they never become `active`).
+`killed` (their data never became complete, so they never become `active`), and the
+import tasks they were running end as failures.
 
 Only for the all-in-one process: in scale-out another API host may be uploading right
 now, so there the operator runs it (the same function) when no upload is in progress.
@@ -16,6 +17,7 @@ from sqlalchemy import update
 from stackbox.config import Config
 from stackbox.db import Database
 from stackbox.db.base import utcnow
+from stackbox.image import tasks
 from stackbox.image.models import Image
 from stackbox.image.store import ImageStore
 
@@ -37,11 +39,13 @@ def recover(cfg: Config, db: Database) -> tuple[int, int]:
             .values(status="killed", updated_at=utcnow())
         )
         killed = int(getattr(result, "rowcount", 0) or 0)
-    if files or killed:
+        failed = tasks.fail_unfinished(s, "The import was interrupted by a restart.")
+    if files or killed or failed:
         LOG.warning(
             "image store recovery: removed %d partial upload file(s), marked %d "
-            "interrupted image(s) killed",
+            "interrupted image(s) killed and %d import task(s) failed",
             files,
             killed,
+            failed,
         )
     return files, killed

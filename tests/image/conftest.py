@@ -69,9 +69,11 @@ def get(cloud: Cloud, headers: dict, image_id: str) -> Any:
     return cloud.client.get(f"/image/v2/images/{image_id}", headers=headers)
 
 
-def patch(cloud: Cloud, headers: dict, image_id: str, ops: list) -> Any:
+PATCH_V21 = "application/openstack-images-v2.1-json-patch"
+PATCH_V20 = "application/openstack-images-v2.0-json-patch"  # Tempest's image client
+
+
+def patch(cloud: Cloud, headers: dict, image_id: str, ops: list, media: str = PATCH_V21) -> Any:
     return cloud.client.patch(
-        f"/image/v2/images/{image_id}",
-        json=ops,
-        headers={**headers, "Content-Type": "application/openstack-images-v2.1-json-patch"},
+        f"/image/v2/images/{image_id}", json=ops, headers={**headers, "Content-Type": media}
     )

@@ -79,6 +79,16 @@ def test_create_rejects(cloud: Cloud, demo: dict, body: dict, status: int) -> No
     assert r.headers["content-type"].startswith("text/html")
 
 
+@pytest.mark.parametrize("name", ["os_glance_foo", "os_glance_import_task", "os_glanceish"])
+def test_create_rejects_the_reserved_namespace(cloud: Cloud, admin: dict, name: str) -> None:
+    before = cloud.client.get("/image/v2/images", headers=admin).json()["images"]
+    body = {"name": unique("reserved"), name: "x"}
+    r = cloud.client.post("/image/v2/images", json=body, headers=admin)
+    assert r.status_code == 403
+    assert f"Attribute '{name}' is reserved." in r.text
+    assert cloud.client.get("/image/v2/images", headers=admin).json()["images"] == before
+
+
 def test_create_bad_json(cloud: Cloud, admin: dict) -> None:
     r = cloud.client.post(
         "/image/v2/images", content=b"{", headers={**admin, "Content-Type": "application/json"}

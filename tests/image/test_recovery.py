@@ -1,4 +1,5 @@
-"""After a crash mid-upload: no partial file survives, no image stays `saving`."""
+"""After a crash mid-upload: no partial file survives, no image stays `saving`, no
+import task stays unfinished."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from stackbox import config
 from stackbox.api.server import prepare_database
-from stackbox.image.models import Image
+from stackbox.image.models import Image, ImageTask
 from stackbox.image.recovery import recover
 from stackbox.image.store import ImageStore
 
@@ -23,6 +24,8 @@ def test_recover_removes_partial_files_and_kills_interrupted_images(tmp_path: Pa
                 Image(id="a" * 36, status="saving", owner="p"),
                 Image(id="b" * 36, status="active", owner="p"),
                 Image(id="c" * 36, status="queued", owner="p"),
+                ImageTask(id="t1", type="api_image_import", status="processing", owner="p"),
+                ImageTask(id="t2", type="api_image_import", status="success", owner="p"),
             ]
         )
     assert recover(cfg, db) == (1, 1)
@@ -33,5 +36,9 @@ def test_recover_removes_partial_files_and_kills_interrupted_images(tmp_path: Pa
             "b": "active",
             "c": "queued",
         }
+        t1, t2 = s.get(ImageTask, "t1"), s.get(ImageTask, "t2")
+        assert t1 is not None and t1.status == "failure" and "interrupted" in t1.message
+        assert t1.expires_at is not None
+        assert t2 is not None and t2.status == "success" and t2.message == ""
     assert recover(cfg, db) == (0, 0)
     db.dispose()

@@ -14,6 +14,7 @@ from stackbox.image.api import (
     policies,
     schemas,
     tags,
+    tasks,
     upload,
     versions,
 )
@@ -34,3 +35,4 @@ ROUTER = Router(
 
 for module in (versions, schemas, info, images, actions, tags, members, upload):
     module.register(ROUTER)
+tasks.register(ROUTER)

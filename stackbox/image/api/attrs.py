@@ -32,7 +32,7 @@ MAX_INT = 2**31 - 1
 def check_name_allowed(name: str) -> None:
     if name in common.READ_ONLY:
         raise errors.Forbidden(f"Attribute '{name}' is read-only.")
-    if name in common.RESERVED:
+    if name in common.RESERVED or name.startswith(common.RESERVED_NAMESPACE):
         raise errors.Forbidden(f"Attribute '{name}' is reserved.")
 
 

@@ -72,7 +72,10 @@ READ_ONLY = frozenset(
         "locations",
     }
 )
-RESERVED = frozenset({"deleted", "deleted_at", "location", "os_glance_import_task"})
+RESERVED = frozenset({"deleted", "deleted_at", "location"})
+# Glance keeps every property whose name starts with this for itself (import locks and
+# progress): clients may not create, change or remove one (403).
+RESERVED_NAMESPACE = "os_glance"
 DATA_STATUSES = ("active", "deactivated")
 
 

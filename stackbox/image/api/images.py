@@ -14,11 +14,6 @@ from stackbox.api.framework import Req, Router
 from stackbox.image.api import attrs, common, info, listing, patch
 from stackbox.image.models import Image, ImageProperty, ImageTag
 
-PATCH_TYPES = (
-    "application/openstack-images-v2.1-json-patch",
-    "application/openstack-images-v2.0-json-patch",
-)
-
 
 def _create(req: Req) -> JSONResponse:
     body = req.body
@@ -68,13 +63,13 @@ def _create(req: Req) -> JSONResponse:
 
 def _patch(req: Req) -> dict:
     ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if ctype not in PATCH_TYPES:
-        raise errors.UnsupportedMediaType(
-            f"Unsupported Content-Type {ctype or 'none'}: use {PATCH_TYPES[0]}."
-        )
+    draft = patch.MEDIA_TYPES.get(ctype)
+    if draft is None:
+        raise patch.media_type_error()
+    ops = patch.parse(req.body, draft)
     img = common.get_image(req, req.params["image_id"])
     common.authorize(req, "modify_image", img)
-    patch.apply(req, img, patch.parse(req.body))
+    patch.apply(req, img, ops)
     common.touch(img)
     req.db.flush()
     return common.view(req, img)

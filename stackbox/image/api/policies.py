@@ -33,4 +33,7 @@ RULES: dict[str, str] = {
     "add_tag": OWNER_MEMBER,
     "delete_tag": OWNER_MEMBER,
     "stores_info_detail": ADMIN,
+    # The tasks API (/v2/tasks…); an image's own tasks (/v2/images/{id}/tasks) follow
+    # get_image, as in Glance.
+    "tasks_api_access": ADMIN,
 }
