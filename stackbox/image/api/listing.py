@@ -129,9 +129,9 @@ def _filters(req: Req, q: QueryParams) -> list[ColumnElement[bool]]:
     if size_max is not None:
         out.append(Image.size <= size_max)
     for name in INT_COLUMNS:
-        value = _int(q, name)
-        if value is not None:
-            out.append(getattr(Image, name) == value)
+        number = _int(q, name)
+        if number is not None:
+            out.append(getattr(Image, name) == number)
     protected = _bool(q, "protected")
     if protected is not None:
         out.append(Image.protected.is_(protected))
