@@ -17,13 +17,7 @@ from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
 from stackbox.compute import quotas
 from stackbox.compute.api import images
-from stackbox.image.client import (
-    ImageBadRequest,
-    ImageClient,
-    ImageInfo,
-    ImageNotAuthorized,
-    ImageNotFound,
-)
+from stackbox.image.client import ImageClient, ImageInfo
 
 LAST_VERSION = (2, 38)  # Nova's MAX_IMAGE_META_PROXY_API_VERSION
 METADATA = {
@@ -48,13 +42,7 @@ META_BODY = {
 def _image(req: Req, action: str) -> ImageInfo:
     images.check_version(req, LAST_VERSION)
     images.authorize(req, f"image-metadata:{action}")
-    image_id = req.params["image_id"]
-    try:
-        return ImageClient(req).get(image_id)
-    except ImageNotFound:
-        raise errors.NotFound("Image not found.") from None
-    except ImageNotAuthorized as exc:
-        raise errors.Forbidden(f"Not authorized for image {exc.image_id}.") from None
+    return images.get_image(req, req.params["image_id"])
 
 
 def _check_quota(req: Req, metadata: Mapping[str, str]) -> None:
@@ -68,14 +56,8 @@ def _check_quota(req: Req, metadata: Mapping[str, str]) -> None:
 
 def _store(req: Req, info: ImageInfo, metadata: Mapping[str, str]) -> ImageInfo:
     """Make `metadata` the image's properties; the image as it then is."""
-    try:
+    with images.image_errors(f"Not authorized for image {info.id}."):
         return ImageClient(req).set_properties(info.id, metadata)
-    except ImageNotFound:
-        raise errors.NotFound("Image not found.") from None
-    except ImageNotAuthorized:
-        raise errors.Forbidden(f"Not authorized for image {info.id}.") from None
-    except ImageBadRequest as exc:
-        raise errors.BadRequest(exc.message) from None
 
 
 def register(router: Router) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from stackbox.api import errors
@@ -64,11 +65,23 @@ def authorize(req: Req, action: str) -> None:
     req.authorize(f"os_compute_api:{action}", {"project_id": req.context.project_id})
 
 
-def get_image(req: Req, image_id: str) -> ImageInfo:
+@contextlib.contextmanager
+def image_errors(forbidden: str) -> Iterator[None]:
+    """The Image service's refusals in Nova's words (404 "Image not found.", 403
+    `forbidden`, 400 with the Image service's reason): never a 500."""
     try:
-        return ImageClient(req).get(image_id)
+        yield
     except ImageNotFound:
         raise errors.NotFound("Image not found.") from None
+    except ImageNotAuthorized:
+        raise errors.Forbidden(forbidden) from None
+    except ImageBadRequest as exc:
+        raise errors.BadRequest(exc.message) from None
+
+
+def get_image(req: Req, image_id: str) -> ImageInfo:
+    with image_errors(f"Not authorized for image {image_id}."):
+        return ImageClient(req).get(image_id)
 
 
 def glance_params(req: Req, limit: int, marker: str | None) -> list[tuple[str, str]]:
@@ -147,10 +160,8 @@ def _list(req: Req, detail: bool) -> dict[str, Any]:
     authorize(req, "images:index")
     limit, marker = common.paging(req, MAX_LIMIT)
     client = ImageClient(req)
-    try:
+    with image_errors("Not authorized to list images."):
         found = client.list(glance_params(req, limit, marker))
-    except ImageBadRequest as exc:
-        raise errors.BadRequest(exc.message) from None
     view = show if detail else basic
     url = client.public_url()
     body: dict[str, Any] = {"images": [view(req, info, url) for info in found]}
@@ -180,9 +191,5 @@ def register(router: Router) -> None:
     def delete(req: Req) -> None:
         check_version(req)
         authorize(req, "images:delete")
-        try:
+        with image_errors("You are not allowed to delete the image."):
             ImageClient(req).delete(req.params["image_id"])
-        except ImageNotFound:
-            raise errors.NotFound("Image not found.") from None
-        except ImageNotAuthorized:
-            raise errors.Forbidden("You are not allowed to delete the image.") from None

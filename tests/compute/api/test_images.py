@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -223,6 +224,23 @@ def test_gone_from_2_36(cloud: Cloud, demo: dict) -> None:
         }
     assert call(cloud, "GET", f"/images/{img['id']}", demo, "latest").status_code == 404
     assert call(cloud, "GET", f"/images/{img['id']}", demo).status_code == 200  # not deleted
+
+
+def test_image_policy_refusals_are_403(cloud: Cloud, demo: dict) -> None:
+    """The Image service's own rules decide (here an operator's override of them)."""
+    img = new_image(cloud, demo)
+    enforcer: Any = cloud.state.enforcer  # type: ignore[attr-defined]
+    saved = {name: enforcer.rule_text(name) for name in ("get_image", "get_images")}
+    enforcer.set_rules({"get_image": "!", "get_images": "!"})
+    try:
+        r = call(cloud, "GET", f"/images/{img['id']}", demo)
+        assert r.status_code == 403, r.text
+        assert r.json()["forbidden"]["message"] == f"Not authorized for image {img['id']}."
+        assert call(cloud, "GET", "/images/detail", demo).status_code == 403
+        assert call(cloud, "GET", f"/images/{img['id']}/metadata", demo).status_code == 403
+    finally:
+        enforcer.set_rules(saved)
+    assert call(cloud, "GET", f"/images/{img['id']}", demo).status_code == 200
 
 
 def test_needs_a_token(cloud: Cloud) -> None:
