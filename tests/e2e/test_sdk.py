@@ -47,3 +47,23 @@ def test_restart_keeps_state(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert name in names
     finally:
         assert second.stop() == 0
+
+
+def test_sdk_compute_find_image(cloud_up: Running) -> None:
+    """openstacksdk's compute.find_image (what Ansible's server module asks): by name,
+    through the image proxy's 404-then-list, and by id."""
+    conn = _conn(cloud_up, "stackbox-demo")
+    name = f"stackbox-tiny-{uuid.uuid4().hex[:6]}"
+    image = conn.image.create_image(
+        name=name, data=b"\0" * 4096, disk_format="raw", container_format="bare"
+    )
+    try:
+        found = conn.compute.find_image(name, ignore_missing=False)
+        assert (found.id, found.name) == (image.id, name)
+        got = conn.compute.get_image(image.id)
+        assert (got.status, got.progress, got.size) == ("ACTIVE", 100, 4096)
+        assert image.id in {i.id for i in conn.compute.images(name=name)}
+        assert conn.compute.find_image(f"missing-{uuid.uuid4().hex[:6]}") is None
+    finally:
+        conn.image.delete_image(image)
+    assert conn.compute.find_image(name) is None

@@ -40,6 +40,20 @@ def test_filters(cloud: Cloud, admin: dict) -> None:
     assert not _list(cloud, admin, q + "&created_at=lt:2000-01-01T00:00:00Z")["images"]
 
 
+def test_min_ram_and_min_disk_are_columns(cloud: Cloud, admin: dict) -> None:
+    """As in Glance: compared with the image's own attributes (==), not taken for extra
+    properties of that name."""
+    tag = unique("m")
+    a = create(cloud, admin, name=unique("a"), tags=[tag], min_ram=512, min_disk=2)
+    create(cloud, admin, name=unique("b"), tags=[tag], min_ram=1024)
+    q = f"?tag={tag}"
+    assert _names(_list(cloud, admin, q + "&min_ram=512")) == [a["name"]]
+    assert _names(_list(cloud, admin, q + "&min_disk=2")) == [a["name"]]
+    assert _names(_list(cloud, admin, q + "&min_ram=256")) == []
+    r = cloud.client.get(f"/image/v2/images{q}&min_ram=big", headers=admin)
+    assert r.status_code == 400
+
+
 def test_bad_parameters(cloud: Cloud, admin: dict) -> None:
     for query in (
         "?limit=x",

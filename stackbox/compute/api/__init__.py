@@ -43,6 +43,8 @@ MODULES = (
     "server_diagnostics",
     "aggregates",
     "server_groups",
+    "images",
+    "image_metadata",
 )
 
 for _name in MODULES:

@@ -67,6 +67,17 @@ RULES: dict[str, str] = {
     "os_compute_api:server-metadata:update": MEMBER,
     "os_compute_api:server-metadata:update_all": MEMBER,
     "os_compute_api:server-metadata:delete": MEMBER,
+    # the image proxy (Nova has no rules of its own here: these let an operator close
+    # it; the Image service's policies decide, image by image)
+    "os_compute_api:images:index": ANY_READER,
+    "os_compute_api:images:show": ANY_READER,
+    "os_compute_api:images:delete": f"{ADMIN} or role:member",
+    "os_compute_api:image-metadata:index": ANY_READER,
+    "os_compute_api:image-metadata:show": ANY_READER,
+    "os_compute_api:image-metadata:create": f"{ADMIN} or role:member",
+    "os_compute_api:image-metadata:update": f"{ADMIN} or role:member",
+    "os_compute_api:image-metadata:update_all": f"{ADMIN} or role:member",
+    "os_compute_api:image-metadata:delete": f"{ADMIN} or role:member",
     "os_compute_api:os-server-tags:index": READER,
     "os_compute_api:os-server-tags:show": READER,
     "os_compute_api:os-server-tags:update": MEMBER,

@@ -76,7 +76,12 @@ def _patch(req: Req) -> dict:
 
 
 def _delete(req: Req) -> None:
-    image_id = req.params["image_id"]
+    delete_image(req, req.params["image_id"])
+
+
+def delete_image(req: Req, image_id: str) -> None:
+    """Delete an image the caller may delete (404 when it cannot see it, 403 when policy
+    or `protected` forbids it); commits the request's transaction, then removes the data."""
     img = common.get_image(req, image_id)
     common.authorize(req, "delete_image", img)
     if img.protected:

@@ -1,7 +1,11 @@
 """GET /v2/images: visibility, filters, sorting and marker pagination with Glance's
 `first`/`next`/`schema` links (`next` is `/v2/images?…&marker=<id>`, without the
 /image prefix: clients strip a leading version segment and append it to the
-endpoint)."""
+endpoint).
+
+`page(req, q)` runs one list for any set of Glance query parameters `q`: the API
+handler passes the request's query, the internal client (`stackbox/image/client.py`)
+the parameters another service asks for."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import and_, exists, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
+from starlette.datastructures import QueryParams
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
@@ -44,11 +49,13 @@ TIME_OPS = {
 }
 CONTROL = {"limit", "marker", "sort_key", "sort_dir", "sort", "visibility", "member_status"}
 SPECIAL = {"tag", "size_min", "size_max", "protected", "os_hidden", "created_at", "updated_at"}
+# Other columns Glance compares with `==` rather than taking them for extra properties.
+INT_COLUMNS = ("min_ram", "min_disk")
 MEMBER_STATUSES = ("pending", "accepted", "rejected", "all")
 
 
-def _int(req: Req, name: str) -> int | None:
-    raw = req.query.get(name)
+def _int(q: QueryParams, name: str) -> int | None:
+    raw = q.get(name)
     if raw is None:
         return None
     try:
@@ -60,12 +67,24 @@ def _int(req: Req, name: str) -> int | None:
     return value
 
 
-def _visibility(req: Req) -> ColumnElement[bool]:
+def _bool(q: QueryParams, name: str) -> bool | None:
+    value = q.get(name)
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("true", "1", "yes", "on", ""):
+        return True
+    if v in ("false", "0", "no", "off"):
+        return False
+    raise errors.BadRequest(f"Invalid value for {name!r}: {value!r} is not a boolean.")
+
+
+def _visibility(req: Req, q: QueryParams) -> ColumnElement[bool]:
     ctx = req.context
-    vis = req.query.get("visibility")
+    vis = q.get("visibility")
     if vis is not None and vis not in (*common.VISIBILITIES, "all"):
         raise errors.BadRequest(f"Invalid visibility value: {vis}")
-    status = req.query.get("member_status", "accepted")
+    status = q.get("member_status", "accepted")
     if status not in MEMBER_STATUSES:
         raise errors.BadRequest(f"Invalid member_status value: {status}")
     cond = [ImageMember.image_id == Image.id, ImageMember.member == ctx.project_id]
@@ -94,9 +113,8 @@ def _admin_all(admin: bool) -> ColumnElement[bool]:
     return Image.id.isnot(None) if admin else false()
 
 
-def _filters(req: Req) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = [_visibility(req)]
-    q = req.query
+def _filters(req: Req, q: QueryParams) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = [_visibility(req, q)]
     for name in IN_FILTERS:
         raw = q.get(name)
         if raw is None:
@@ -105,22 +123,26 @@ def _filters(req: Req) -> list[ColumnElement[bool]]:
         out.append(col.in_(raw[3:].split(",")) if raw.startswith("in:") else col == raw)
     for tag in q.getlist("tag"):
         out.append(exists().where(and_(ImageTag.image_id == Image.id, ImageTag.value == tag)))
-    size_min, size_max = _int(req, "size_min"), _int(req, "size_max")
+    size_min, size_max = _int(q, "size_min"), _int(q, "size_max")
     if size_min is not None:
         out.append(Image.size >= size_min)
     if size_max is not None:
         out.append(Image.size <= size_max)
-    protected = req.query_bool("protected")
+    for name in INT_COLUMNS:
+        number = _int(q, name)
+        if number is not None:
+            out.append(getattr(Image, name) == number)
+    protected = _bool(q, "protected")
     if protected is not None:
         out.append(Image.protected.is_(protected))
-    hidden = req.query_bool("os_hidden")
+    hidden = _bool(q, "os_hidden")
     out.append(Image.os_hidden.is_(bool(hidden)))
     for name in ("created_at", "updated_at"):
         raw = q.get(name)
         if raw is not None:
             out.append(_time_filter(getattr(Image, name), name, raw))
     for key, value in q.multi_items():
-        if key in CONTROL or key in SPECIAL or key in IN_FILTERS:
+        if key in CONTROL or key in SPECIAL or key in IN_FILTERS or key in INT_COLUMNS:
             continue
         out.append(
             exists().where(
@@ -147,8 +169,7 @@ def _time_filter(col: Any, name: str, raw: str) -> ColumnElement[bool]:
     return getattr(col, TIME_OPS[op])(when)
 
 
-def _sorting(req: Req) -> list[tuple[str, str]]:
-    q = req.query
+def _sorting(q: QueryParams) -> list[tuple[str, str]]:
     keys: list[tuple[str, str]] = []
     if "sort" in q:
         if "sort_key" in q or "sort_dir" in q:
@@ -187,31 +208,40 @@ def _comparator(keys: list[tuple[str, str]]) -> Any:
 
 def list_images(req: Req) -> dict:
     req.authorize("get_images", {"project_id": req.context.project_id})
+    q = req.query
+    page_imgs, limit = page(req, q)
+    images = [common.view(req, img) for img in page_imgs]
+    params = [(k, v) for k, v in q.multi_items() if k != "marker"]
+    body: dict[str, Any] = {"images": images}
+    body["first"] = "/v2/images" + (f"?{urlencode(params)}" if params else "")
+    body["schema"] = "/v2/schemas/images"
+    if images and len(images) == limit:
+        body["next"] = "/v2/images?" + urlencode([*params, ("marker", page_imgs[-1].id)])
+    return body
+
+
+def page(req: Req, q: QueryParams) -> tuple[list[Image], int]:
+    """One page of the images the caller may list that match `q` (Glance's filters,
+    sorting, `limit` and `marker`), in order, with the page size used. No policy check:
+    the caller authorizes `get_images`."""
     cfg = req.state.cfg
-    limit = _int(req, "limit")
+    limit = _int(q, "limit")
     limit = cfg.get("image", "limit_param_default") if limit is None else limit
     limit = min(limit, cfg.get("image", "api_limit_max"))
-    keys = _sorting(req)
+    keys = _sorting(q)
     cols = [Image.id, *(getattr(Image, k) for k, _ in keys)]
-    rows = [tuple(r) for r in req.db.execute(select(*cols).where(*_filters(req)))]
+    rows = [tuple(r) for r in req.db.execute(select(*cols).where(*_filters(req, q)))]
     sort_key = _comparator(keys)
     rows.sort(key=sort_key)
     start = 0
-    marker = req.query.get("marker")
+    marker = q.get("marker")
     if marker is not None:
         start = _after_marker(req, rows, cols, marker, sort_key)
     page_ids = [r[0] for r in rows[start : start + limit]]
     by_id = {
         i.id: i for i in req.db.scalars(select(Image).where(Image.id.in_(page_ids))) if page_ids
     }
-    images = [common.view(req, by_id[i]) for i in page_ids if i in by_id]
-    params = [(k, v) for k, v in req.query.multi_items() if k != "marker"]
-    body: dict[str, Any] = {"images": images}
-    body["first"] = "/v2/images" + (f"?{urlencode(params)}" if params else "")
-    body["schema"] = "/v2/schemas/images"
-    if images and len(images) == limit:
-        body["next"] = "/v2/images?" + urlencode([*params, ("marker", page_ids[-1])])
-    return body
+    return [by_id[i] for i in page_ids if i in by_id], limit
 
 
 def _after_marker(req: Req, rows: list[tuple], cols: list, marker: str, sort_key: Any) -> int:
