@@ -5,9 +5,9 @@ A token carries who (user id), how (methods), what scope (project, domain, syste
 none), when (issued, expires), an audit id and, when it came from an application
 credential, that credential's id. Roles (and a credential's access rules) and the
 catalog are computed at validation, so role changes apply to live tokens. Revocations
-are rows in the database (`store.revoke`). Every identity write bumps a revision counter; each process drops its
-cache when the counter moves (checked at most every `revision_check_interval` seconds),
-and at once for its own writes.
+are rows in the database (`store.revoke`). Every identity write bumps a revision
+counter; each process drops its cache when the counter moves (checked at most every
+`revision_check_interval` seconds), and at once for its own writes.
 """
 
 from __future__ import annotations
