@@ -29,6 +29,8 @@ from stackbox.identity.api.common import (
     extras,
     flush_or_conflict,
     not_found,
+    paged,
+    paginate,
     self_link,
 )
 from stackbox.identity.models import Assignment, Domain, Group, GroupMembership, User
@@ -187,7 +189,8 @@ def register(router: Router) -> None:
         )
         if ctx.domain_id:
             q = q.where(User.domain_id == ctx.domain_id)
-        return collection(req, "users", (view(req, u) for u in req.db.scalars(q)))
+        q, size = paginate(req, q, User.id)
+        return paged(req, "users", [view(req, u) for u in req.db.scalars(q)], size)
 
     @router.route("GET", "/v3/users/{user_id}")
     def get_user(req: Req) -> dict:
