@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from dataclasses import dataclass, field
 
 
@@ -27,6 +28,23 @@ class RequestContext:
     issued_at: dt.datetime | None = None
     expires_at: dt.datetime | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+    # Tokens from an application credential: {"id", "name", "restricted",
+    # "access_rules"}; access_rules None when the credential may make any call.
+    application_credential: dict | None = field(default=None, compare=False, hash=False)
+
+    def permits(self, service: str, method: str, path: str) -> bool:
+        """Whether the token's access rules (if any) allow this call: `service` is the
+        service type, `path` the request path below the service's prefix (what
+        keystonemiddleware compares). Validating a token is always allowed."""
+        rules = (self.application_credential or {}).get("access_rules")
+        if rules is None:
+            return True
+        if service == "identity" and method == "GET" and path.endswith("/v3/auth/tokens"):
+            return True
+        return any(
+            r["service"] == service and r["method"] == method and path_matches(path, r["path"])
+            for r in rules
+        )
 
     @property
     def is_admin(self) -> bool:
@@ -62,3 +80,25 @@ class RequestContext:
             "roles": [r.lower() for r in self.roles],
             "is_admin": self.is_admin,
         }
+
+
+_GLOB = re.compile(r"(\{[^}]*\})|(\*\*)|(\*)|([^{}*]+)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out = []
+    for tag, deep, star, literal in _GLOB.findall(pattern):
+        if tag or star:
+            out.append(r"[^/]+")
+        elif deep:
+            out.append(r".*")
+        else:
+            out.append(re.escape(literal))
+    return re.compile("^" + "".join(out) + "$")
+
+
+def path_matches(path: str, pattern: str) -> bool:
+    """An access rule's path glob: `*` or `{name}` is one path segment, `**` any
+    number of them."""
+    return _glob_regex(pattern).match(path) is not None

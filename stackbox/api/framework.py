@@ -248,6 +248,10 @@ async def _run(spec: RouteSpec, state: AppState, request: Request) -> tuple[Req,
         if not token:
             raise errors.Unauthorized()
         ctx = await state.authenticate(token)
+        path = request.scope["path"].removeprefix(spec.router.prefix)
+        if not ctx.permits(spec.router.name, request.method, path):
+            # An application credential limited to other calls (keystonemiddleware: 401).
+            raise errors.Unauthorized("Token authorization failed")
     body = None
     if not spec.raw_body and request.method in ("POST", "PUT", "PATCH"):
         body = await read_json(request, state.cfg.get("api", "max_request_body_size"))

@@ -1,5 +1,7 @@
 """First-start (and every-start) bootstrap of identity: the Default domain, the admin,
-demo and service projects, the admin/member/reader roles, the admin and demo users,
+demo and service projects, the admin/manager/member/reader/service roles and Keystone's
+role hierarchy (admin implies manager implies member implies reader), the admin and
+demo users,
 the region and the service catalog. Idempotent: running it again changes nothing but
 endpoint URLs that no longer match the configured public URL."""
 
@@ -21,6 +23,7 @@ from stackbox.identity.models import (
     CatalogEndpoint,
     CatalogService,
     Domain,
+    ImpliedRole,
     Project,
     Region,
     Role,
@@ -30,6 +33,10 @@ from stackbox.identity.models import (
 DEFAULT_DOMAIN_ID = "default"
 T = TypeVar("T")
 ROLES = ("admin", "member", "reader", "manager", "service")
+# (prior, implied) rules `keystone-manage bootstrap` ensures.
+IMPLIED = (("member", "reader"), ("manager", "member"), ("admin", "manager"))
+# Rules it removes: deployments from before the manager role had admin imply member.
+OBSOLETE_IMPLIED = (("admin", "member"),)
 
 
 @dataclass
@@ -106,6 +113,17 @@ def _ensure_user(s: Session, name: str, password: str, project: Project, enforce
     return user
 
 
+def _ensure_implied(s: Session, roles: dict[str, Role]) -> None:
+    for prior, implied in IMPLIED:
+        key = {"prior_role_id": roles[prior].id, "implied_role_id": roles[implied].id}
+        _get_or_add(s, ImpliedRole, key)
+    for prior, implied in OBSOLETE_IMPLIED:
+        row = s.get(ImpliedRole, (roles[prior].id, roles[implied].id))
+        if row is not None:
+            s.delete(row)
+    s.flush()
+
+
 def bootstrap(s: Session, cfg: Config) -> Credentials:
     creds = Credentials(_secret(cfg, "admin"), _secret(cfg, "demo"))
     domain = s.get(Domain, DEFAULT_DOMAIN_ID)
@@ -138,6 +156,7 @@ def bootstrap(s: Session, cfg: Config) -> Credentials:
         )
         for name in ROLES
     }
+    _ensure_implied(s, roles)
     admin = _ensure_user(
         s,
         "admin",

@@ -1,5 +1,6 @@
-"""Identity tables: domains, projects, users, groups, roles, assignments, the catalog,
-token revocations and the identity revision counter. Data only; no logic here."""
+"""Identity tables: domains, projects, users, groups, roles, implied roles, assignments,
+application credentials and their access rules, the catalog, token revocations and the
+identity revision counter. Data only; no logic here."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 
 from sqlalchemy import (
     Boolean,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stackbox.db.base import ID, NAME, Base, new_id, utcnow
@@ -92,6 +95,18 @@ class Role(Base):
     extra: Mapped[dict] = mapped_column(default=dict)
 
 
+class ImpliedRole(Base):
+    """A role inference rule: whoever holds the prior role also holds the implied one."""
+
+    __tablename__ = "implied_roles"
+    prior_role_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    implied_role_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class Assignment(Base):
     """A role granted to an actor (user or group) on a target (project, domain, system)."""
 
@@ -162,3 +177,49 @@ class IdentityRevision(Base):
     __tablename__ = "identity_revision"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Microseconds kept on every backend (MySQL's DATETIME drops them by default): an
+# application credential's expires_at is echoed back exactly as it was given.
+PRECISE_TIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+class ApplicationCredential(Base):
+    """A secret a user delegates to an application: a token for its project, with a
+    subset of the user's roles there, optionally limited to some API calls."""
+
+    __tablename__ = "application_credentials"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(NAME)
+    description: Mapped[str | None] = mapped_column(Text)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str | None] = mapped_column(ID, index=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(PRECISE_TIME)
+    unrestricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    role_ids: Mapped[list] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AccessRule(Base):
+    """One API call pattern (service type, method, path glob) a user's application
+    credentials may be limited to; shared by the credentials that name it."""
+
+    __tablename__ = "access_rules"
+    __table_args__ = (UniqueConstraint("user_id", "service", "path", "method"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(16))
+
+
+class AppCredAccessRule(Base):
+    __tablename__ = "app_cred_access_rules"
+    app_cred_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("application_credentials.id", ondelete="CASCADE"), primary_key=True
+    )
+    access_rule_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("access_rules.id"), primary_key=True, index=True
+    )

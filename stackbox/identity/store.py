@@ -1,6 +1,6 @@
-"""Identity queries shared by the API handlers and the token service: effective roles,
-lookups by name, the revision counter and revocations. Takes a Session, returns rows or
-plain data; no HTTP here."""
+"""Identity queries shared by the API handlers and the token service: effective roles
+(implied roles included), lookups by name, the revision counter and revocations. Takes
+a Session, returns rows or plain data; no HTTP here."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from stackbox.identity.models import (
     Domain,
     GroupMembership,
     IdentityRevision,
+    ImpliedRole,
     Project,
     RevocationEvent,
     Role,
@@ -87,27 +88,36 @@ def _ancestors(s: Session, project: Project) -> list[str]:
     return out
 
 
-# Keystone's default role hierarchy: admin implies member implies reader.
-IMPLIES = {"admin": ("member",), "member": ("reader",), "manager": ("member",)}
+def implication_rules(s: Session) -> dict[str, list[str]]:
+    """Every role inference rule as {prior role id: [implied role ids]}."""
+    out: dict[str, list[str]] = {}
+    rows = s.execute(select(ImpliedRole.prior_role_id, ImpliedRole.implied_role_id))
+    for prior, implied in rows:
+        out.setdefault(prior, []).append(implied)
+    return out
 
 
-def expand_implied(s: Session, role_ids: set[str]) -> set[str]:
-    if not role_ids:
-        return role_ids
-    rows = {r.id: r for r in s.scalars(select(Role).where(Role.domain_id.is_(None)))}
-    by_name = {r.name: r.id for r in rows.values()}
+def implied_closure(rules: dict[str, list[str]], role_ids: set[str]) -> set[str]:
+    """The roles plus all they imply, transitively. A cycle (Keystone allows them) is
+    walked once."""
     out = set(role_ids)
     todo = list(role_ids)
     while todo:
-        role = rows.get(todo.pop())
-        if role is None:
-            continue
-        for implied in IMPLIES.get(role.name, ()):
-            rid = by_name.get(implied)
-            if rid and rid not in out:
-                out.add(rid)
-                todo.append(rid)
+        for implied in rules.get(todo.pop(), ()):
+            if implied not in out:
+                out.add(implied)
+                todo.append(implied)
     return out
+
+
+def expand_implied(s: Session, role_ids: set[str]) -> set[str]:
+    """Effective roles: the implied ones added, domain-specific roles left out (as
+    Keystone does: they only ever confer the global roles they imply)."""
+    if not role_ids:
+        return role_ids
+    out = implied_closure(implication_rules(s), role_ids)
+    local = s.scalars(select(Role.id).where(Role.id.in_(out), Role.domain_id.is_not(None)))
+    return out - set(local)
 
 
 def roles_by_ids(s: Session, ids: set[str]) -> list[Role]:

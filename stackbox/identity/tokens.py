@@ -2,11 +2,12 @@
 cheaply through a per-process cache.
 
 A token carries who (user id), how (methods), what scope (project, domain, system or
-none), when (issued, expires) and an audit id. Roles and the catalog are computed at
-validation, so role changes apply to live tokens. Revocations are rows in the database
-(`store.revoke`). Every identity write bumps a revision counter; each process drops its
-cache when the counter moves (checked at most every `revision_check_interval` seconds),
-and at once for its own writes.
+none), when (issued, expires), an audit id and, when it came from an application
+credential, that credential's id. Roles (and a credential's access rules) and the
+catalog are computed at validation, so role changes apply to live tokens. Revocations
+are rows in the database (`store.revoke`). Every identity write bumps a revision
+counter; each process drops its cache when the counter moves (checked at most every
+`revision_check_interval` seconds), and at once for its own writes.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from sqlalchemy.orm import Session
 from stackbox.api import errors
 from stackbox.api.context import RequestContext
 from stackbox.db import Database
-from stackbox.identity import catalog, store
-from stackbox.identity.models import Domain, Project, User
+from stackbox.identity import appcreds, catalog, store
+from stackbox.identity.models import ApplicationCredential, Domain, Project, User
 
 PAYLOAD_VERSION = 1
 CACHE_MAX = 20000
@@ -93,8 +94,10 @@ class Payload:
     issued_at: dt.datetime
     expires_at: dt.datetime
     audit_ids: tuple[str, ...]
+    app_cred_id: str | None = None
 
     def encode(self) -> bytes:
+        extra = [self.app_cred_id] if self.app_cred_id else []
         return json.dumps(
             [
                 PAYLOAD_VERSION,
@@ -106,13 +109,14 @@ class Payload:
                 int(self.issued_at.replace(tzinfo=dt.UTC).timestamp() * 1e6),
                 int(self.expires_at.replace(tzinfo=dt.UTC).timestamp()),
                 list(self.audit_ids),
+                *extra,
             ],
             separators=(",", ":"),
         ).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Payload:
-        v, user, methods, project, domain, system, issued, expires, audits = json.loads(raw)
+        v, user, methods, project, domain, system, issued, expires, audits, *more = json.loads(raw)
         if v != PAYLOAD_VERSION:
             raise ValueError("unknown token payload version")
 
@@ -128,6 +132,7 @@ class Payload:
             ts(issued / 1e6),
             ts(expires),
             tuple(audits),
+            more[0] if more else None,
         )
 
 
@@ -214,10 +219,13 @@ class TokenService:
         system: bool = False,
         expires_at: dt.datetime | None = None,
         audit_chain: tuple[str, ...] = (),
+        app_cred: ApplicationCredential | None = None,
     ) -> tuple[str, RequestContext]:
         generation = self._generation
         now = store.utcnow()
         limit = now + dt.timedelta(seconds=self.expiration)
+        if app_cred is not None and app_cred.expires_at is not None:
+            limit = min(limit, app_cred.expires_at)  # never outlives its credential
         payload = Payload(
             user.id,
             methods,
@@ -227,6 +235,7 @@ class TokenService:
             now,
             min(expires_at, limit) if expires_at else limit,
             (new_audit_id(), *audit_chain[:1]),
+            app_cred.id if app_cred is not None else None,
         )
         token = self._fernet.encrypt(payload.encode()).decode().rstrip("=")
         ctx = self._context(s, payload)
@@ -285,6 +294,13 @@ class TokenService:
             role_ids = store.effective_role_ids(s, user.id, system=True)
         else:
             role_ids = set()
+        cred_info = None
+        if p.app_cred_id:
+            cred = s.get(ApplicationCredential, p.app_cred_id)
+            if cred is None or cred.user_id != user.id or cred.project_id != p.project_id:
+                raise invalid
+            role_ids = appcreds.token_role_ids(cred, role_ids)
+            cred_info = appcreds.token_info(s, cred)
         if (project or domain or p.system) and not role_ids:
             raise invalid
         roles = store.roles_by_ids(s, role_ids)
@@ -307,6 +323,7 @@ class TokenService:
             issued_at=p.issued_at,
             expires_at=p.expires_at,
             extra={"password_expires_at": None},
+            application_credential=cred_info,
         )
 
     def revoke(self, token: str) -> None:
@@ -340,6 +357,11 @@ class TokenService:
             body["domain"] = {"id": ctx.domain_id, "name": ctx.domain_name}
         elif ctx.system_scope:
             body["system"] = {"all": True}
+        if ctx.application_credential is not None:
+            cred = dict(ctx.application_credential)
+            if not cred.get("access_rules"):
+                cred.pop("access_rules", None)
+            body["application_credential"] = cred
         if ctx.scope != "unscoped":
             body["roles"] = [
                 {"id": i, "name": n} for i, n in zip(ctx.role_ids, ctx.roles, strict=True)

@@ -118,7 +118,13 @@ def test_effective_expands_groups_inheritance_and_implied(cloud: Cloud, admin: d
         headers=admin,
     )
     on_child = _list(cloud, admin, f"user.id={u}&effective&scope.project.id={child['id']}")
-    assert {x["role"]["id"] for x in on_child} == {roles["admin"], roles["member"], roles["reader"]}
+    # Keystone's hierarchy: admin implies manager implies member implies reader.
+    assert {x["role"]["id"] for x in on_child} == {
+        roles["admin"],
+        roles["manager"],
+        roles["member"],
+        roles["reader"],
+    }
     assert all(x["scope"]["project"]["id"] == child["id"] for x in on_child)
     assert on_child[0]["scope"]["OS-INHERIT:inherited_to"] == "projects"
     assert (

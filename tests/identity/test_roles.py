@@ -142,7 +142,7 @@ def test_grant_adds_roles_to_live_token(cloud: Cloud, admin: dict) -> None:
         headers=admin,
     )
     roles = {r["name"] for r in c.get(f"{V3}/auth/tokens", headers=h).json()["token"]["roles"]}
-    assert roles == {"admin", "member", "reader"}
+    assert roles == {"admin", "manager", "member", "reader"}  # Keystone's hierarchy
     assert c.get(f"{V3}/users", headers=cloud.headers(token)).status_code == 200
 
 

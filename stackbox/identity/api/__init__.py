@@ -7,11 +7,13 @@ from starlette.responses import Response
 
 from stackbox.api.framework import Req, Router
 from stackbox.identity.api import (
+    app_credentials,
     assignments,
     auth,
     catalog_api,
     domains,
     groups,
+    implied_roles,
     policies,
     projects,
     roles,
@@ -28,5 +30,18 @@ ROUTER = Router(
     "identity", prefix="/identity", style="identity", policy_defaults=policies.RULES, decorate=_vary
 )
 
-for module in (versions, auth, domains, projects, users, groups, roles, assignments, catalog_api):
+MODULES = (
+    versions,
+    auth,
+    domains,
+    projects,
+    users,
+    groups,
+    roles,
+    implied_roles,
+    assignments,
+    app_credentials,
+    catalog_api,
+)
+for module in MODULES:
     module.register(ROUTER)

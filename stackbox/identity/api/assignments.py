@@ -169,8 +169,9 @@ def _expand(
     return out
 
 
-def _implied(refs: list[Ref], roles: dict[str, Role]) -> list[Ref]:
-    by_name = {r.name: r.id for r in roles.values() if r.domain_id is None}
+def _implied(refs: list[Ref], rules: dict[str, list[str]]) -> list[Ref]:
+    """Each ref plus one per role its role implies (transitively), the prior role
+    named in `indirect`; a cycle of rules is walked once."""
     out, seen = [], set()
     todo = list(refs)
     while todo:
@@ -180,16 +181,10 @@ def _implied(refs: list[Ref], roles: dict[str, Role]) -> list[Ref]:
             continue
         seen.add(sig)
         out.append(ref)
-        role = roles.get(ref.role_id)
-        for name in store.IMPLIES.get(role.name if role else "", ()):
-            if name in by_name:
-                todo.append(
-                    replace(
-                        ref,
-                        role_id=by_name[name],
-                        indirect={**ref.indirect, "role_id": ref.role_id},
-                    )
-                )
+        for implied in rules.get(ref.role_id, ()):
+            todo.append(
+                replace(ref, role_id=implied, indirect={**ref.indirect, "role_id": ref.role_id})
+            )
     return out
 
 
@@ -308,7 +303,9 @@ def register(router: Router) -> None:
             if q.get("scope.domain.id"):
                 inherited = False
             refs = [r for r in refs if inherited is None or r.inherited == inherited]
-            refs = _implied(_expand(s, refs, q.get("user.id"), project_ids), roles)
+            refs = _implied(
+                _expand(s, refs, q.get("user.id"), project_ids), store.implication_rules(s)
+            )
             refs = [
                 r
                 for r in refs

@@ -1,21 +1,25 @@
 """/v3/auth: issue, validate and revoke tokens; the caller's catalog, projects, domains.
 
-Password and token methods; project-, domain-, system-scoped and unscoped tokens
-(unscoped requests fall back to the user's default project, as Keystone does).
+Password, token and application_credential methods; project-, domain-, system-scoped
+and unscoped tokens (unscoped requests fall back to the user's default project, as
+Keystone does). An application credential's token is always scoped to its project:
+asking for a scope with one, or re-scoping its token, is refused as in Keystone.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from starlette.responses import JSONResponse, Response
 
 from stackbox.api import errors
+from stackbox.api.context import RequestContext
 from stackbox.api.framework import Req, Router
-from stackbox.identity import catalog, passwords, store
+from stackbox.identity import appcreds, catalog, passwords, store
 from stackbox.identity.api.common import self_link, v3_url
-from stackbox.identity.models import Assignment, Domain, Project, User
+from stackbox.identity.models import ApplicationCredential, Assignment, Domain, Project, User
 from stackbox.identity.tokens import lookup_user
 
 _ID_OR_NAME: dict[str, Any] = {
@@ -62,6 +66,15 @@ AUTH_SCHEMA = {
                             "required": ["id"],
                             "properties": {"id": {"type": "string"}},
                         },
+                        "application_credential": {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "string"},
+                                "name": {"type": "string"},
+                                "secret": {"type": "string"},
+                                "user": _ID_OR_NAME,
+                            },
+                        },
                     },
                 },
                 "scope": {
@@ -83,8 +96,16 @@ AUTH_SCHEMA = {
 }
 
 
-def _authenticate(req: Req, ident: dict) -> tuple[User, tuple[str, ...], Any]:
-    """(user, methods, token context when re-scoping) or 401."""
+@dataclass
+class _Authenticated:
+    user: User
+    methods: tuple[str, ...]
+    prior: RequestContext | None = None  # the token re-scoped by the token method
+    app_cred: ApplicationCredential | None = None
+
+
+def _authenticate(req: Req, ident: dict) -> _Authenticated:
+    """Who the identity block proves to be, or 401."""
     methods = tuple(ident["methods"])
     if "password" in methods:
         pw = ident.get("password")
@@ -96,7 +117,7 @@ def _authenticate(req: Req, ident: dict) -> tuple[User, tuple[str, ...], Any]:
             raise errors.Unauthorized()
         if not user.enabled or not _domain_enabled(req, user.domain_id):
             raise errors.Unauthorized()
-        return user, ("password",), None
+        return _Authenticated(user, ("password",))
     if "token" in methods:
         tok = ident.get("token") or {}
         try:
@@ -106,7 +127,21 @@ def _authenticate(req: Req, ident: dict) -> tuple[User, tuple[str, ...], Any]:
         user = req.db.get(User, ctx.user_id)
         if user is None:
             raise errors.Unauthorized()
-        return user, tuple(dict.fromkeys([*ctx.methods, "token"])), ctx
+        cred = None
+        if ctx.application_credential is not None:
+            cred = req.db.get(ApplicationCredential, ctx.application_credential["id"])
+        methods = tuple(dict.fromkeys([*ctx.methods, "token"]))
+        return _Authenticated(user, methods, ctx, cred)
+    if "application_credential" in methods:
+        ref = ident.get("application_credential")
+        if not isinstance(ref, dict):
+            raise errors.BadRequest(
+                "Invalid input: 'application_credential' is a required property."
+            )
+        cred, user = appcreds.authenticate(req.db, ref)
+        if not _domain_enabled(req, user.domain_id):
+            raise errors.Unauthorized()
+        return _Authenticated(user, ("application_credential",), app_cred=cred)
     raise errors.Unauthorized(f"Unsupported authentication method: {', '.join(methods)}.")
 
 
@@ -140,12 +175,14 @@ def _resolve_project(req: Req, ref: dict) -> Project:
 
 def issue_token(req: Req) -> Response:
     auth = req.body["auth"]
-    user, methods, prior = _authenticate(req, auth["identity"])
+    who = _authenticate(req, auth["identity"])
     scope = auth.get("scope")
-    svc = req.state.identity
+    if who.app_cred is not None:
+        return _issue_app_cred_token(req, who, scope)
+    user = who.user
     kw: dict[str, Any] = {}
-    if prior is not None:
-        kw = {"expires_at": prior.expires_at, "audit_chain": prior.audit_ids}
+    if who.prior is not None:
+        kw = {"expires_at": who.prior.expires_at, "audit_chain": who.prior.audit_ids}
     project = domain = None
     system = False
     if isinstance(scope, dict) and scope.get("project") is not None:
@@ -166,10 +203,45 @@ def issue_token(req: Req) -> Response:
         raise errors.Unauthorized(f"User {user.id} has no access to domain {domain.id}.")
     if system and not store.effective_role_ids(req.db, user.id, system=True):
         raise errors.Unauthorized(f"User {user.id} has no access to the system.")
+    svc = req.state.identity
     token, ctx = svc.issue(
-        req.db, user, methods, project=project, domain=domain, system=system, **kw
+        req.db, user, who.methods, project=project, domain=domain, system=system, **kw
     )
-    body = svc.token_body(req.db, ctx, with_catalog="nocatalog" not in req.query)
+    return _token_response(req, token, ctx)
+
+
+def _issue_app_cred_token(req: Req, who: _Authenticated, scope: Any) -> Response:
+    """A token scoped to the credential's project: from the credential itself, or
+    from a token of it (the token method, which may not ask for a scope either)."""
+    cred = who.app_cred
+    assert cred is not None
+    if scope is not None and who.prior is None:
+        raise errors.Unauthorized(
+            "Error authenticating with application credential: Application credentials "
+            "cannot request a scope."
+        )
+    if scope is not None:
+        raise errors.Forbidden(
+            "You are not authorized to perform the requested action: Using an application "
+            "credential token to create a scoped token is not allowed."
+        )
+    project = req.db.get(Project, cred.project_id) if cred.project_id else None
+    if project is None or not project.enabled or not _domain_enabled(req, project.domain_id):
+        raise errors.Unauthorized(f"Project {cred.project_id} is disabled.")
+    user_roles = store.effective_role_ids(req.db, who.user.id, project=project)
+    if not appcreds.token_role_ids(cred, user_roles):
+        raise errors.Unauthorized(f"User {who.user.id} has no access to project {project.id}.")
+    kw: dict[str, Any] = {}
+    if who.prior is not None:
+        kw = {"expires_at": who.prior.expires_at, "audit_chain": who.prior.audit_ids}
+    token, ctx = req.state.identity.issue(
+        req.db, who.user, who.methods, project=project, app_cred=cred, **kw
+    )
+    return _token_response(req, token, ctx)
+
+
+def _token_response(req: Req, token: str, ctx: RequestContext) -> Response:
+    body = req.state.identity.token_body(req.db, ctx, with_catalog="nocatalog" not in req.query)
     return JSONResponse(body, status_code=201, headers={"X-Subject-Token": token})
 
 

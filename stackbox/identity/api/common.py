@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
@@ -129,3 +131,46 @@ def descendant_ids(s: Any, parent_ids: Iterable[str]) -> list[str]:
         seen.update(todo)
         out.extend(todo)
     return out
+
+
+# Paging ---------------------------------------------------------------------------------
+
+# Keystone's `max_db_limit` default: no page is bigger, whatever `limit` asks for.
+MAX_DB_LIMIT = 1000
+
+
+def paginate(req: Req, q: Select, id_col: InstrumentedAttribute) -> tuple[Select, int | None]:
+    """Keystone's marker/limit paging (it has it for projects, domains, users and
+    groups): with `limit` or `marker` the rows come ordered by id, after the marker's
+    id, at most `limit` of them (capped at MAX_DB_LIMIT; 0 means no limit). Returns the
+    query and the page size a full page has (None when no `limit` was asked)."""
+    raw_limit, marker = req.query.get("limit"), req.query.get("marker")
+    if raw_limit is None and not marker:
+        return q, None
+    limit = 0
+    if raw_limit is not None:
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            limit = -1
+        if limit < 0:
+            raise errors.BadRequest(f"Invalid value for limit: {raw_limit!r}.")
+    if marker:
+        if req.db.scalar(select(id_col).where(id_col == marker)) is None:
+            raise errors.NotFound(f"Marker {marker} could not be found.")
+        q = q.where(id_col > marker)
+    size = min(limit, MAX_DB_LIMIT) if limit else MAX_DB_LIMIT
+    return q.order_by(None).order_by(id_col).limit(size), (size if limit else None)
+
+
+def paged(
+    req: Req, name: str, items: list[dict], page_size: int | None, path: str | None = None
+) -> dict:
+    """A list envelope; a full page (Keystone cannot know if more follow) says
+    `truncated` and links the next page (marker = the page's last id)."""
+    body = collection(req, name, items, path)
+    if page_size and len(items) >= page_size:
+        args = {**dict(req.query), "marker": items[-1]["id"], "limit": str(page_size)}
+        body["links"]["next"] = v3_url(req, path or f"/{name}") + "?" + urlencode(args)
+        body["truncated"] = True
+    return body

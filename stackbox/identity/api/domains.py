@@ -23,10 +23,11 @@ from stackbox.identity.api.common import (
     TAGS,
     apply_filters,
     body_schema,
-    collection,
     extras,
     flush_or_conflict,
     not_found,
+    paged,
+    paginate,
     self_link,
 )
 from stackbox.identity.models import Assignment, Domain, Group, Project, Role, User
@@ -118,7 +119,8 @@ def register(router: Router) -> None:
             select(Domain).order_by(Domain.name),
             {"name": Domain.name, "enabled": Domain.enabled, "id": Domain.id},
         )
-        return collection(req, "domains", (view(req, d) for d in req.db.scalars(q)))
+        q, size = paginate(req, q, Domain.id)
+        return paged(req, "domains", [view(req, d) for d in req.db.scalars(q)], size)
 
     @router.route("GET", "/v3/domains/{domain_id}")
     def get_domain(req: Req) -> dict:

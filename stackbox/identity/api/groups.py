@@ -23,6 +23,8 @@ from stackbox.identity.api.common import (
     extras,
     flush_or_conflict,
     not_found,
+    paged,
+    paginate,
     self_link,
 )
 from stackbox.identity.models import Assignment, Domain, Group, GroupMembership, User
@@ -128,7 +130,8 @@ def register(router: Router) -> None:
         )
         if ctx.domain_id:
             q = q.where(Group.domain_id == ctx.domain_id)
-        return collection(req, "groups", (view(req, g) for g in req.db.scalars(q)))
+        q, size = paginate(req, q, Group.id)
+        return paged(req, "groups", [view(req, g) for g in req.db.scalars(q)], size)
 
     @router.route("GET", "/v3/groups/{group_id}")
     def get_group(req: Req) -> dict:

@@ -118,3 +118,24 @@ RULES.update(
         "identity:revoke_system_grant_for_group": ADMIN,
     }
 )
+
+# Implied roles, application credentials and access rules (Keystone's defaults).
+APP_CRED_OWNER = "user_id:%(user_id)s"
+ACCESS_RULE_OWNER = "user_id:%(target.user.id)s"
+RULES.update(
+    {
+        "identity:get_implied_role": ADMIN_OR_SYSTEM_READER,
+        "identity:list_implied_roles": ADMIN_OR_SYSTEM_READER,
+        "identity:list_role_inference_rules": ADMIN_OR_SYSTEM_READER,
+        "identity:check_implied_role": ADMIN_OR_SYSTEM_READER,
+        "identity:create_implied_role": ADMIN,
+        "identity:delete_implied_role": ADMIN,
+        "identity:get_application_credential": f"{ADMIN_OR_SYSTEM_READER} or {APP_CRED_OWNER}",
+        "identity:list_application_credentials": f"{ADMIN_OR_SYSTEM_READER} or {APP_CRED_OWNER}",
+        "identity:create_application_credential": APP_CRED_OWNER,
+        "identity:delete_application_credential": f"{ADMIN} or {APP_CRED_OWNER}",
+        "identity:get_access_rule": f"{SYSTEM_READER} or {ACCESS_RULE_OWNER}",
+        "identity:list_access_rules": f"{SYSTEM_READER} or {ACCESS_RULE_OWNER}",
+        "identity:delete_access_rule": f"(role:admin and system_scope:all) or {ACCESS_RULE_OWNER}",
+    }
+)

@@ -36,6 +36,8 @@ from stackbox.identity.api.common import (
     extras,
     flush_or_conflict,
     not_found,
+    paged,
+    paginate,
     self_link,
     v3_url,
 )
@@ -275,9 +277,9 @@ def register(router: Router) -> None:
                 select(Domain).order_by(Domain.name),
                 {"name": Domain.name, "enabled": Domain.enabled},
             )
-            return collection(
-                req, "projects", (domain_as_project(req, d) for d in req.db.scalars(q))
-            )
+            q, size = paginate(req, q, Domain.id)
+            rows = [domain_as_project(req, d) for d in req.db.scalars(q)]
+            return paged(req, "projects", rows, size)
         q = apply_filters(
             req,
             select(Project).order_by(Project.name),
@@ -290,8 +292,9 @@ def register(router: Router) -> None:
         )
         if ctx.domain_id:
             q = q.where(Project.domain_id == ctx.domain_id)
+        q, size = paginate(req, q, Project.id)
         rows = _tag_filter(req, req.db.scalars(q))
-        return collection(req, "projects", (view(req, p) for p in rows))
+        return paged(req, "projects", [view(req, p) for p in rows], size)
 
     @router.route("PATCH", "/v3/projects/{project_id}", schema=UPDATE_SCHEMA)
     def update_project(req: Req) -> dict:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from stackbox.api import errors
@@ -33,7 +33,7 @@ from stackbox.identity.api.common import (
     not_found,
     self_link,
 )
-from stackbox.identity.models import Assignment, Domain, Group, Project, Role, User
+from stackbox.identity.models import Assignment, Domain, Group, ImpliedRole, Project, Role, User
 
 _OPTIONS = {
     "type": "object",
@@ -104,6 +104,11 @@ def purge_roles(s: Session, ids: list[str]) -> None:
     if not ids:
         return
     s.execute(delete(Assignment).where(Assignment.role_id.in_(ids)))
+    s.execute(
+        delete(ImpliedRole).where(
+            or_(ImpliedRole.prior_role_id.in_(ids), ImpliedRole.implied_role_id.in_(ids))
+        )
+    )
     s.execute(delete(Role).where(Role.id.in_(ids)))
     store.bump_revision(s)
 

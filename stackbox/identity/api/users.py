@@ -3,7 +3,8 @@
 
 The password is never returned; `password_expires_at` is always null (no expiry
 policy). Changing a password or disabling a user revokes the user's tokens; deleting a
-user revokes them and deletes the user's memberships and assignments. Users can read
+user revokes them and deletes the user's memberships, assignments, application
+credentials and access rules. Users can read
 themselves; only admins (and system/domain readers) list users.
 """
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
-from stackbox.identity import passwords, store
+from stackbox.identity import appcreds, passwords, store
 from stackbox.identity.api import groups
 from stackbox.identity.api.common import (
     BOOL,
@@ -28,6 +29,8 @@ from stackbox.identity.api.common import (
     extras,
     flush_or_conflict,
     not_found,
+    paged,
+    paginate,
     self_link,
 )
 from stackbox.identity.models import Assignment, Domain, Group, GroupMembership, User
@@ -107,6 +110,7 @@ def purge_users(s: Session, ids: list[str]) -> None:
     s.execute(
         delete(Assignment).where(Assignment.actor_id.in_(ids), Assignment.type.in_(_USER_TYPES))
     )
+    appcreds.purge_for_users(s, ids)
     for uid in ids:
         store.revoke(s, user_id=uid)
     s.execute(delete(User).where(User.id.in_(ids)))
@@ -185,7 +189,8 @@ def register(router: Router) -> None:
         )
         if ctx.domain_id:
             q = q.where(User.domain_id == ctx.domain_id)
-        return collection(req, "users", (view(req, u) for u in req.db.scalars(q)))
+        q, size = paginate(req, q, User.id)
+        return paged(req, "users", [view(req, u) for u in req.db.scalars(q)], size)
 
     @router.route("GET", "/v3/users/{user_id}")
     def get_user(req: Req) -> dict:
