@@ -9,7 +9,8 @@ accepts but this version refuses with a clear message.
 
 The builders import their service when called: the CLI reads this list to parse its
 arguments, and importing every manager, libvirt and the API server up front costs
-`stackbox status` or `config show` about 0.9 s. What a role does belongs in its
+`stackbox status` or `config show` about 0.9 s (and `stackbox.api.serve_api` imports
+the runner, which imports this list). What a role does belongs in its
 manager, not here.
 """
 

@@ -206,7 +206,7 @@ async def _run_manager(
     )
     try:
         await svc.start()
-        if role.tasks and not await start_tasks(role, cast(roles.Tasks, manager), stop_event):
+        if role.tasks and not await _start_tasks(role, cast(roles.Tasks, manager), stop_event):
             return
         print(f"stackbox: {role.name} ready on host {ctx.host}", flush=True)
         await stop_event.wait()
@@ -216,7 +216,7 @@ async def _run_manager(
         await svc.stop()
 
 
-async def start_tasks(role: roles.Role, manager: roles.Tasks, stop_event: asyncio.Event) -> bool:
+async def _start_tasks(role: roles.Role, manager: roles.Tasks, stop_event: asyncio.Event) -> bool:
     """Start the manager's own tasks, waiting for a conductor to answer: in scale-out
     the processes start in any order, and a compute host started before its conductor
     must wait for it, not exit. False if `stop_event` was set first."""
