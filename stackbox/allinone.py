@@ -1,8 +1,9 @@
 """`stackbox up`: the whole cloud in one process on the in-process bus.
 
 Binds the API port, migrates and bootstraps the SQLite database in the state dir,
-starts every available service role beside the API, writes clouds.yaml, prints
-`ready`, and runs until SIGINT/SIGTERM.
+repairs what a crash left half-done, starts every all-in-one role of the registry
+(`stackbox.service.roles.ROLES`) beside the API, writes clouds.yaml, prints `ready`,
+and runs until SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import yaml
 
@@ -21,10 +22,18 @@ from stackbox.api import server
 from stackbox.api.app import build_app
 from stackbox.compute.bootstrap import ensure_default_flavors
 from stackbox.config import Config
+from stackbox.db import Database
 from stackbox.identity.bootstrap import Credentials, bootstrap
-from stackbox.image.recovery import recover as recover_images
+from stackbox.identity.tokens import TokenService
+from stackbox.service import roles
+from stackbox.service.roles import RoleContext
+from stackbox.service.runner import Service
 
 LOG = logging.getLogger("stackbox.up")
+
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
 
 
 def clouds(cfg: Config, creds: Credentials) -> dict[str, Any]:
@@ -106,7 +115,7 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
         return 2
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     db = await asyncio.to_thread(server.prepare_database, cfg)
-    await asyncio.to_thread(recover_images, cfg, db)
+    await asyncio.to_thread(server.recover_services, cfg, db)
     state = server.make_state(cfg, db)
     app = build_app(state)  # reads the policy file: a bad one stops us here
     with db.session() as s:
@@ -155,43 +164,29 @@ async def _test_guest(cfg: Config, app: Any, state: Any) -> None:
         LOG.warning("test guest not available: %s", exc)
 
 
-async def start_roles(cfg: Config, db: Any, bus: Any, identity: Any = None) -> list[Any]:
-    """Every service role, each on the in-process bus: API (heartbeat only), conductor,
-    scheduler and compute; the compute host starts last (it reports to the conductor)."""
-    from stackbox.compute.manager import create as create_compute
-    from stackbox.conductor.build import fail_interrupted_builds
-    from stackbox.conductor.manager import ConductorManager
-    from stackbox.scheduler.manager import SchedulerManager
-    from stackbox.service.runner import Service
-
-    failed = await asyncio.to_thread(fail_interrupted_builds, db)
-    if failed:
-        LOG.warning(
-            "%d server(s) left waiting for a host by the last stop: see their faults", len(failed)
+async def start_roles(
+    cfg: Config, db: Database, bus: sbbus.Bus, identity: TokenService | None = None
+) -> list[Stoppable]:
+    """Every all-in-one role of the registry (`stackbox.service.roles.ROLES`), in its
+    order, on the in-process bus, each with the database: their recovery first, then
+    every manager built, served and heartbeating, then the managers' own tasks. Returns
+    what to stop, in start order (stop it reversed)."""
+    chosen = roles.allinone_roles()
+    for role in chosen:
+        if role.recover is not None:
+            await asyncio.to_thread(role.recover, db)
+    ctx = RoleContext(cfg, bus, cfg.get("default", "host"), db, identity, allinone=True)
+    built = [(role, await role.build(ctx) if role.build else None) for role in chosen]
+    out: list[Stoppable] = []
+    for role, manager in built:
+        svc = Service(
+            cfg, bus, db=db, binary=role.binary, topic=role.topic, host=ctx.host, manager=manager
         )
-    host = cfg.get("default", "host")
-    compute = await create_compute(cfg, bus, host)
-    print(f"stackbox: compute uses {compute.virt_description}", flush=True)
-    out: list[Any] = []
-    for binary, topic, manager in (
-        ("stackbox-api", "api", None),
-        ("stackbox-conductor", "conductor", ConductorManager(db, host, bus=bus, identity=identity)),
-        ("stackbox-scheduler", "scheduler", SchedulerManager(cfg, db)),
-        ("stackbox-compute", "compute", compute),
-    ):
-        svc = Service(cfg, bus, db=db, binary=binary, topic=topic, host=host, manager=manager)
         await svc.start()
         out.append(svc)
-    await compute.start()
-    out.append(_Stoppable(compute))
+    for role, manager in built:
+        if role.tasks:
+            tasks = cast(roles.Tasks, manager)
+            await tasks.start()
+            out.append(tasks)
     return out
-
-
-class _Stoppable:
-    """Lets the compute manager's periodic tasks stop with the services."""
-
-    def __init__(self, manager: Any) -> None:
-        self.manager = manager
-
-    async def stop(self) -> None:
-        await self.manager.stop()

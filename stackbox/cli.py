@@ -12,8 +12,7 @@ from typing import Any
 
 from stackbox import config as sbconfig
 from stackbox import log as sblog
-
-ROLES = ("api", "conductor", "scheduler", "compute", "network", "volume")
+from stackbox.service import roles
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     serve = sub.add_parser("serve", help="run one service role (scale-out)")
-    serve.add_argument("role", choices=ROLES)
+    serve.add_argument("role", choices=roles.choices())
 
     sub.add_parser("status", help="services, their hosts, up/down")
     db = sub.add_parser("db", help="database schema")
@@ -233,18 +232,11 @@ def _safe_url(cfg: sbconfig.Config) -> str:
 
 async def _serve(cfg: sbconfig.Config, role: str) -> int:
     from stackbox.api.server import stop_on_signals
-
-    stop = stop_on_signals()
-    if role == "api":
-        from stackbox.api import serve_api
-
-        return await serve_api.run(cfg, stop)
     from stackbox.service import runner
 
     try:
-        await runner.run_role(cfg, role, stop)
+        return await runner.serve(cfg, role, stop_on_signals())
     except runner.RoleError as exc:
         logging.getLogger("stackbox").error("%s", exc)
         print(f"stackbox: {exc}", file=sys.stderr)
         return 2
-    return 0

@@ -1,6 +1,7 @@
 """The one ASGI application: every service's router mounted at its prefix, behind the
-request-id/access-log middleware. `SERVICES` lists the routers; a new service adds
-its `Router` there and nothing else changes."""
+request-id/access-log middleware. `api_services()` is the one list of the API's
+services: each one's router, its startup hook (run by `stackbox.api.server.make_state`)
+and its all-in-one recovery (run by `stackbox.api.server.recover_services`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,18 +25,51 @@ from stackbox.api.policy import Enforcer
 from stackbox.api.routing import IndexedRouter
 from stackbox.config import Config
 from stackbox.db import Database
+from stackbox.image import protections
 
 LOG = logging.getLogger("stackbox.api")
 
 
-def service_routers() -> list[Router]:
-    """Every service's router. Imported lazily so a missing optional dependency of one
-    service cannot break the import of this module."""
+@dataclass(frozen=True)
+class ApiService:
+    """One service of the API. `startup(state)` runs when the API process starts: it
+    reads the service's operator files into `state.extras`, raising on a broken one.
+    `recover(cfg, db)` runs at the all-in-one start only, before the API serves: it
+    finishes what a crash left half-done (in scale-out another API host may be busy
+    with it, so there the operator runs it)."""
+
+    router: Router
+    startup: Callable[[AppState], None] | None = None
+    recover: Callable[[Config, Database], object] | None = None
+
+
+def api_services() -> list[ApiService]:
+    """Every service of the API, in mount order. Imported lazily so a missing optional
+    dependency of one service cannot break the import of this module."""
     from stackbox.compute.api import ROUTER as compute
     from stackbox.identity.api import ROUTER as identity
     from stackbox.image.api import ROUTER as image
+    from stackbox.image.recovery import recover as recover_images
 
-    return [identity, image, compute]
+    return [
+        ApiService(identity),
+        ApiService(image, startup=load_image_protections, recover=recover_images),
+        ApiService(compute),
+    ]
+
+
+def service_routers() -> list[Router]:
+    """Every service's router, from `api_services()`."""
+    return [service.router for service in api_services()]
+
+
+def load_image_protections(state: AppState) -> None:
+    """The image service's startup: its property protection rules file, if set."""
+    path = state.cfg.get("image", "property_protection_file")
+    if path:
+        state.extras["image.protections"] = protections.load(
+            path, state.cfg.get("image", "property_protection_rule_format")
+        )
 
 
 @dataclass

@@ -14,13 +14,13 @@ from stackbox.api import server
 from stackbox.api.app import build_app
 from stackbox.config import Config
 from stackbox.db import Database, migrate
+from stackbox.service import roles
+from stackbox.service.runner import Service
 
 LOG = logging.getLogger("stackbox.api")
 
 
 async def run(cfg: Config, stop: asyncio.Event) -> int:
-    from stackbox.service.runner import Service
-
     db = Database(cfg.database_url, cfg.get("database", "pool_size"))
     have, want = migrate.current(db.engine), migrate.head()
     if have != want:
@@ -54,14 +54,9 @@ async def run(cfg: Config, stop: asyncio.Event) -> int:
         db.dispose()
         sock.close()
         raise
+    role = roles.get("api")
     svc = Service(
-        cfg,
-        bus,
-        db=db,
-        binary="stackbox-api",
-        topic="api",
-        host=cfg.get("default", "host"),
-        manager=None,
+        cfg, bus, db=db, binary=role.binary, topic=role.topic, host=cfg.get("default", "host")
     )
     await svc.start()
     LOG.info("api ready at %s", cfg.public_url)

@@ -16,13 +16,12 @@ from typing import Any
 
 import uvicorn
 
-from stackbox.api.app import AppState, build_app
+from stackbox.api.app import AppState, api_services, build_app
 from stackbox.api.policy import Enforcer
 from stackbox.config import Config
 from stackbox.db import Database, migrate
 from stackbox.identity import passwords
 from stackbox.identity.tokens import KeyRepository, TokenService
-from stackbox.image import protections
 
 LOG = logging.getLogger(__name__)
 
@@ -43,29 +42,40 @@ def prepare_database(cfg: Config) -> Database:
     return db
 
 
-def make_state(cfg: Config, db: Database, bus: object = None) -> AppState:
+def make_identity(cfg: Config, db: Database) -> TokenService:
+    """The token service (with password hashing configured): the API's, and the
+    conductor's own in scale-out (for `service_token`)."""
     passwords.configure(
         cfg.get("identity", "password_hash_time_cost"),
         cfg.get("identity", "password_hash_memory_kib"),
     )
     keys = KeyRepository(cfg.key_repository)
     keys.ensure()
-    identity = TokenService(
+    return TokenService(
         db,
         keys,
         expiration=cfg.get("identity", "token_expiration"),
         cache_time=cfg.get("identity", "token_cache_time"),
         revision_interval=cfg.get("identity", "revision_check_interval"),
     )
-    state = AppState(cfg=cfg, db=db, enforcer=Enforcer(), bus=bus, identity=identity)
-    # Rule files are read now, so a broken one stops the start with its reason rather
-    # than failing the first request that needs it.
-    path = cfg.get("image", "property_protection_file")
-    if path:
-        state.extras["image.protections"] = protections.load(
-            path, cfg.get("image", "property_protection_rule_format")
-        )
+
+
+def make_state(cfg: Config, db: Database, bus: object = None) -> AppState:
+    """The API's state, with every service's startup hook run (`api_services()`): they
+    read operator files now, so a broken one stops the start with its reason rather
+    than failing the first request that needs it."""
+    state = AppState(cfg=cfg, db=db, enforcer=Enforcer(), bus=bus, identity=make_identity(cfg, db))
+    for service in api_services():
+        if service.startup is not None:
+            service.startup(state)
     return state
+
+
+def recover_services(cfg: Config, db: Database) -> None:
+    """Every service's all-in-one recovery (`api_services()`), before the API starts."""
+    for service in api_services():
+        if service.recover is not None:
+            service.recover(cfg, db)
 
 
 def bind_socket(cfg: Config) -> socket.socket:

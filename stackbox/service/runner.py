@@ -3,10 +3,11 @@
 `Service` serves a manager object on the bus under its topic and host, and heartbeats
 every `service.report_interval` seconds: straight into the database when it has one
 (API, conductor), else by casting `service_heartbeat` to the conductor (agents in
-scale-out hold no DB credentials). `run_role` is what `stackbox serve ROLE` runs for
-every role but the API (which `stackbox.api.serve_api` runs).
+scale-out hold no DB credentials). `serve` is what `stackbox serve ROLE` runs: the
+role's own process when its registry entry has one (the API), else `run_role`.
 
-What a role does belongs in its manager (`stackbox/<role>/manager.py`), not here.
+Which roles exist and how each is built is `stackbox.service.roles.ROLES`; what a role
+does belongs in its manager (`stackbox/<role>/manager.py`), not here.
 """
 
 from __future__ import annotations
@@ -14,38 +15,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import cast
 
 from stackbox import bus as sbbus
 from stackbox.config import Config
-from stackbox.db import Database
-from stackbox.service import registry
+from stackbox.db import Database, migrate
+from stackbox.service import registry, roles
+from stackbox.service.roles import RoleContext, RoleError, RoleNotAvailable
 
 LOG = logging.getLogger("stackbox.service")
 
-AVAILABLE_ROLES = ("api", "conductor", "scheduler", "compute")
-PLANNED_ROLES = ("network", "volume")
-CONDUCTOR_RETRY_INTERVAL = 1.0  # seconds between a waiting compute host's attempts
+CONDUCTOR_RETRY_INTERVAL = 1.0  # seconds between a waiting host's attempts to start
 
-
-class RoleError(Exception):
-    """A role cannot run; the message says why and what to do."""
-
-
-class RoleNotAvailable(RoleError):
-    """The role is unknown, or not implemented in this version of stackbox."""
-
-    def __init__(self, role: str) -> None:
-        self.role = role
-        available = ", ".join(AVAILABLE_ROLES)
-        if role in PLANNED_ROLES:
-            msg = (
-                f"role '{role}' is not implemented yet in this version of stackbox; "
-                f"available: {available}"
-            )
-        else:
-            msg = f"unknown role '{role}'; available: {available}"
-        super().__init__(msg)
+__all__ = ["RoleError", "RoleNotAvailable", "Service", "make_bus", "run_role", "serve"]
 
 
 class Service:
@@ -167,18 +149,28 @@ def make_bus(cfg: Config) -> sbbus.Bus:
     )
 
 
-async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
-    """Run `role` until `stop_event` is set (`stackbox serve ROLE`, scale-out).
+async def serve(cfg: Config, name: str, stop_event: asyncio.Event) -> int:
+    """`stackbox serve NAME` until `stop_event` is set: the role's own process when
+    its entry has one, else `run_role`. Returns the exit status; raises RoleError."""
+    role = roles.get(name)
+    if role.serve is not None:
+        return await role.serve(cfg, stop_event)
+    await run_role(cfg, name, stop_event)
+    return 0
 
-    conductor and scheduler use the database (its schema must be current); compute
-    hosts have none and report through the conductor. Raises RoleNotAvailable for roles
-    this version cannot run (and for "api", which `stackbox.api.serve_api.run` serves),
-    RoleError when the database schema or the bus is not ready."""
-    if role not in AVAILABLE_ROLES or role == "api":
-        if role == "api":
-            raise RoleError("role 'api' is run by stackbox.api.serve_api, not run_role")
-        raise RoleNotAvailable(role)
-    db = Database(cfg.database_url, cfg.get("database", "pool_size")) if role != "compute" else None
+
+async def run_role(cfg: Config, name: str, stop_event: asyncio.Event) -> None:
+    """Serve the manager of role `name` until `stop_event` is set (scale-out).
+
+    A role with `database` opens the database (its schema must be current); the others
+    have none and report through the conductor. Raises RoleNotAvailable for roles this
+    version cannot run, RoleError for a role with its own process (the API, which
+    `stackbox.api.serve_api` serves) and when the database schema or the bus is not
+    ready."""
+    role = roles.get(name)
+    if role.build is None:
+        raise RoleError(f"role '{name}' is run by stackbox.api.serve_api, not run_role")
+    db = Database(cfg.database_url, cfg.get("database", "pool_size")) if role.database else None
     try:
         if db is not None:
             await _check_schema(db)
@@ -186,31 +178,11 @@ async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
         try:
             await bus.start()
         except sbbus.BusError as exc:
-            raise RoleError(f"cannot start the {role}: {exc}") from exc
-        host = cfg.get("default", "host")
-        if role == "compute" and not cfg.get("api", "public_url"):
-            LOG.warning(
-                "[api] public_url is not set: this compute host fetches images from and "
-                "uploads snapshots to %s/image; set it to the API's URL",
-                cfg.public_url,
-            )
+            raise RoleError(f"cannot start the {name}: {exc}") from exc
         try:
-            manager = await _manager(cfg, role, db, bus, host)
-            svc = Service(
-                cfg, bus, db=db, binary=f"stackbox-{role}", topic=role, host=host, manager=manager
+            await _run_manager(
+                cfg, role, RoleContext(cfg, bus, cfg.get("default", "host"), db), stop_event
             )
-            try:
-                await svc.start()
-                if role == "compute":
-                    if not await _start_compute(manager, stop_event):
-                        return
-                    print(f"stackbox: compute uses {manager.virt_description}", flush=True)
-                print(f"stackbox: {role} ready on host {host}", flush=True)
-                await stop_event.wait()
-            finally:
-                if role == "compute":
-                    await manager.stop()
-                await svc.stop()
         finally:
             await bus.stop()
     finally:
@@ -218,51 +190,57 @@ async def run_role(cfg: Config, role: str, stop_event: asyncio.Event) -> None:
             db.dispose()
 
 
-async def _start_compute(manager: Any, stop_event: asyncio.Event) -> bool:
-    """Start the compute manager, waiting for a conductor to answer: in scale-out the
-    processes start in any order, and a compute host started before its conductor must
-    wait for it, not exit. False if `stop_event` was set first."""
+async def _run_manager(
+    cfg: Config, role: roles.Role, ctx: RoleContext, stop_event: asyncio.Event
+) -> None:
+    assert role.build is not None
+    manager = await role.build(ctx)
+    svc = Service(
+        cfg,
+        ctx.bus,
+        db=ctx.db,
+        binary=role.binary,
+        topic=role.topic,
+        host=ctx.host,
+        manager=manager,
+    )
+    try:
+        await svc.start()
+        if role.tasks and not await _start_tasks(role, cast(roles.Tasks, manager), stop_event):
+            return
+        print(f"stackbox: {role.name} ready on host {ctx.host}", flush=True)
+        await stop_event.wait()
+    finally:
+        if role.tasks:
+            await cast(roles.Tasks, manager).stop()
+        await svc.stop()
+
+
+async def _start_tasks(role: roles.Role, manager: roles.Tasks, stop_event: asyncio.Event) -> bool:
+    """Start the manager's own tasks, waiting for a conductor to answer: in scale-out
+    the processes start in any order, and a compute host started before its conductor
+    must wait for it, not exit. False if `stop_event` was set first."""
     waiting = False
     while not stop_event.is_set():
         try:
             await manager.start()
         except sbbus.RPCTimeout as exc:  # Unreachable too: no conductor (yet)
             if not waiting:
-                LOG.warning("compute waits for a conductor: %s", exc)
+                LOG.warning("%s waits for a conductor: %s", role.name, exc)
             waiting = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop_event.wait(), CONDUCTOR_RETRY_INTERVAL)
         else:
             if waiting:
-                LOG.info("compute: the conductor answers")
+                LOG.info("%s: the conductor answers", role.name)
             return True
     return False
 
 
 async def _check_schema(db: Database) -> None:
-    from stackbox.db import migrate
-
     have, want = await asyncio.to_thread(migrate.current, db.engine), migrate.head()
     if have != want:
         raise RoleError(
             f"database schema is at {have or 'nothing'}, this stackbox "
             f"needs {want}: run `stackbox db upgrade` first"
         )
-
-
-async def _manager(cfg: Config, role: str, db: Database | None, bus: sbbus.Bus, host: str) -> Any:
-    if role == "conductor":
-        from stackbox.api.server import make_state
-        from stackbox.conductor.manager import ConductorManager
-
-        assert db is not None
-        identity = make_state(cfg, db).identity  # the token service, for service_token
-        return ConductorManager(db, host, bus=bus, identity=identity)
-    if role == "scheduler":
-        from stackbox.scheduler.manager import SchedulerManager
-
-        assert db is not None
-        return SchedulerManager(cfg, db)
-    from stackbox.compute.manager import create
-
-    return await create(cfg, bus, host)
