@@ -25,7 +25,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from stackbox.api.context import RequestContext
-from stackbox.compute import states
+from stackbox.compute import requestspec, states
 from stackbox.compute.models import Instance, InstanceAction
 from stackbox.db.base import utcnow
 
@@ -153,6 +153,7 @@ def mark_deleted(s: Session, inst: Instance) -> None:
     inst.updated_at = now
     s.flush()
     _leave_server_group(s, inst.uuid)
+    requestspec.destroy(s, inst.uuid)
 
 
 def _leave_server_group(s: Session, instance_uuid: str) -> None:

@@ -1,8 +1,10 @@
 """Compute tables for operators: quotas (per project, per user, per class, plus a
 per-project lock row that serialises quota checks), host aggregates (hosts and
 metadata; an availability zone is the aggregate's `availability_zone` metadata),
-server groups and their members, and each host's PCI devices. Data only: quota
-arithmetic lives in `quotas.py`, scheduling rules in `stackbox/scheduler/`.
+server groups and their members, each host's PCI devices, and each instance's stored
+scheduling request (`request_specs`, migration 0008). Data only: quota arithmetic lives
+in `quotas.py`, the request spec's shape in `requestspec.py`, scheduling rules in
+`stackbox/scheduler/`.
 
 Columns added to older tables for this issue (see migration 0004): compute_nodes
 `numa_topology` (the host's NUMA cells as libvirt reports them), allocations `details`
@@ -134,3 +136,16 @@ class PciDevice(Base):
     label: Mapped[str | None] = mapped_column(NAME)  # libvirt node device name
     status: Mapped[str] = mapped_column(String(16), default="available")
     instance_uuid: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class RequestSpecRow(Base):
+    """One instance's scheduling request as built at create (Nova's request_specs):
+    the JSON dict `stackbox.compute.requestspec` documents, read back by every later
+    scheduling of the instance (unshelve, resize, moves)."""
+
+    __tablename__ = "request_specs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    spec: Mapped[dict] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

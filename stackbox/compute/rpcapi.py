@@ -322,10 +322,9 @@ class SchedulerAPI:
         [{"host": ..., "node": ..., "compute_node_id": ...}]. Raises RemoteError with
         exc_type "NoValidHost" when any instance cannot be placed (and then claims nothing).
 
-        request_spec: {"flavor": {vcpus, memory_mb, root_gb, ephemeral_gb, swap,
-        extra_specs}, "image": image meta dict, "availability_zone": str | None,
-        "force_host": str | None, "project_id": str, "ignore_hosts": [host, ...],
-        "scheduler_hints": {...}}"""
+        request_spec: the dict stackbox/compute/requestspec.py describes ("flavor",
+        "image", "availability_zone", "force_host", "ignore_hosts", "scheduler_hints",
+        "group" with "hosts", ...)."""
         result: list[dict] = await self.bus.call(
             SCHEDULER_TOPIC,
             "select_destinations",

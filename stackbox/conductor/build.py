@@ -6,6 +6,10 @@
                       claims the new flavor on the same host → cast to the host.
     unshelve_instance: like a build, from the shelved image.
 
+Every scheduling after the build starts from the request stored at create
+(compute/requestspec.py: `for_move`), so the zone, hints and server group of the
+create still hold; a confirmed resize stores its new flavor there.
+
 No host → the instance goes ERROR (build) or back to its state (resize) with Nova's
 fault "No valid host was found…". A server deleted while it was being scheduled gets
 its fresh claim released instead of a guest."""
@@ -20,7 +24,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from stackbox import bus as sbbus
-from stackbox.compute import payload, states
+from stackbox.compute import payload, requestspec, states
 from stackbox.compute.models import Instance
 from stackbox.compute.rpcapi import ComputeAPI, SchedulerAPI
 from stackbox.conductor import instances as db_instances
@@ -154,25 +158,12 @@ class Workflows:
         await self.compute.unshelve_instance(dests[0]["host"], inst, request_id)
 
 
-def request_spec_of(inst: Instance, flavor: dict | None = None) -> dict[str, Any]:
-    sysmeta = inst.system_metadata or {}
-    return {
-        "flavor": flavor or inst.flavor,
-        "image": inst.image_meta or {},
-        "availability_zone": inst.availability_zone,
-        "force_host": sysmeta.get("force_host"),
-        "project_id": inst.project_id,
-        "ignore_hosts": [],
-        "scheduler_hints": sysmeta.get("scheduler_hints") or {},
-    }
-
-
 def _unshelve_state(s: Any, instance_uuid: str) -> tuple[dict | None, dict[str, Any]]:
     """(payload, spec): the payload only when the instance still has a host."""
     inst = db_instances.load(s, instance_uuid)
     if inst.host is not None and inst.vm_state == states.SHELVED:
         return payload.instance_payload(inst), {}
-    return None, request_spec_of(inst)
+    return None, requestspec.for_move(s, inst)
 
 
 def _fail_builds(s: Any, uuids: list[str], message: str) -> None:
@@ -240,7 +231,7 @@ def _prepare_resize(s: Any, instance_uuid: str, new_flavor: dict) -> dict[str, A
 
     inst = db_instances.load(s, instance_uuid)
     claims.move(s, instance_uuid, f"migration:{instance_uuid}")
-    spec = request_spec_of(inst, new_flavor)
+    spec = requestspec.for_move(s, inst, flavor=new_flavor)
     spec["force_host"] = inst.host
     return spec
 
@@ -260,7 +251,12 @@ def resize_claims_done(s: Any, instance_uuid: str, confirmed: bool) -> None:
 
     if confirmed:
         claims.release(s, f"migration:{instance_uuid}")
-    else:
+        try:
+            inst = db_instances.load(s, instance_uuid)  # its flavor is the new one now
+        except db_instances.InstanceNotFound:  # deleted meanwhile: nothing to schedule
+            return
+        requestspec.update(s, inst, flavor=requestspec.flavor_fields(inst.flavor or {}))
+    else:  # the stored request still holds the old flavor
         claims.release(s, instance_uuid)
         claims.move(s, f"migration:{instance_uuid}", instance_uuid)
         _store_placement_of(s, instance_uuid, {})  # the old flavor's pins again

@@ -13,7 +13,7 @@ from typing import Any
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.compute import states, zones
+from stackbox.compute import requestspec, states, zones
 from stackbox.compute.api import server_action_base as base
 from stackbox.compute.api.microversion import version
 from stackbox.compute.models import Instance
@@ -150,6 +150,8 @@ def unshelve(req: Req, inst: Instance, value: dict | None) -> None:
                 raise errors.BadRequest("The requested availability zone is not available")
             values["availability_zone"] = zone
     rid = base.begin(req, inst, "unshelve", states.UNSHELVING, values=values)
+    if "availability_zone" in values:  # where it may go from now on, as Nova's spec
+        requestspec.update(req.db, inst, availability_zone=values["availability_zone"])
     cond = base.conductor(req)
     base.send(req, cond.unshelve_instance, inst.uuid, rid)
 

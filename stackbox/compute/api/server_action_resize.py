@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.compute import quotas, states
+from stackbox.compute import quotas, requestspec, states
 from stackbox.compute.api import server_action_base as base
 from stackbox.compute.api import server_create, server_views
 from stackbox.compute.api.microversion import version
@@ -170,6 +170,7 @@ def rebuild(req: Req, inst: Instance, value: dict) -> tuple[dict, int]:
     if "user_data" in value:
         values["user_data"] = _user_data(value["user_data"])
     rid = base.begin(req, inst, "rebuild", states.REBUILDING, values=values)
+    requestspec.update(req.db, inst, image=meta)  # later schedulings judge the new image
     if "metadata" in value:
         inst.metadata_items = [
             InstanceMetadata(key=k, value=v) for k, v in sorted(value["metadata"].items())

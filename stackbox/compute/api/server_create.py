@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.compute import quotas, states, zones
+from stackbox.compute import quotas, requestspec, states, zones
 from stackbox.compute.api import lookup, server_groups
 from stackbox.compute.api.microversion import Version, version
 from stackbox.compute.models import (
@@ -516,11 +516,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
             launch_index=index,
             reservation_id=rid,
             disk_config=disk_config,
-            system_metadata={
-                "scheduler_hints": hints,
-                "pinned_availability_zone": zone,
-                **({"force_host": forced} if forced else {}),
-            },
+            system_metadata={"scheduler_hints": hints, "pinned_availability_zone": zone},
             network_info=[],
             block_devices=[],
         )
@@ -537,21 +533,15 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
             )
         )
         instances.append(inst)
-    spec: dict[str, Any] = {
-        "flavor": {
-            k: flavor[k]
-            for k in ("vcpus", "memory_mb", "root_gb", "ephemeral_gb", "swap", "extra_specs")
-        },
-        "image": image_meta,
-        "availability_zone": zone,
-        "force_host": forced,
-        "project_id": ctx.project_id,
-        "ignore_hosts": [],
-        "scheduler_hints": hints,
-        "min_count": min_count,
-    }
+    uuids = [i.uuid for i in instances]
+    group_spec = None
     if group is not None:  # I5-A: members join; the scheduler gets the policy and hosts
-        spec["group"] = server_groups.group_request(req.db, group)
-        server_groups.join_group(req.db, group, [i.uuid for i in instances],
-                                 ctx.project_id, ctx.user_id, req.state.cfg)  # fmt: skip
+        server_groups.join_group(req.db, group, uuids, ctx.project_id, ctx.user_id,
+                                 req.state.cfg)  # fmt: skip
+        group_spec = requestspec.group_info(req.db, group)
+    spec = requestspec.build(flavor=flavor, image=image_meta, availability_zone=zone,
+                             force_host=forced, project_id=ctx.project_id,
+                             user_id=ctx.user_id, scheduler_hints=hints,
+                             num_instances=max_count, group=group_spec)  # fmt: skip
+    requestspec.create(req.db, uuids, spec)
     return Plan(instances, spec, admin_password, rid, disk_config)

@@ -5,8 +5,9 @@ Shapes by microversion (Nova's): before 2.64 a group has `policies` (one item) a
 soft-anti-affinity; 2.64 replaces `policies` with `policy` plus `rules`
 (`max_server_per_host`, anti-affinity only) and drops `metadata`. Members join at
 server create (scheduler hint "group", see `join_group` here) and leave when their
-server is deleted (`leave_group`). Scheduling rules: stackbox/scheduler/filters_groups.py
-and weighers_groups.py.
+server is deleted (`leave_group`). A member's request spec holds its group
+(stackbox/compute/requestspec.py: `group_info`), so every later scheduling of it keeps
+the policy. Scheduling rules: stackbox/scheduler/filters_groups.py and weighers_groups.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from sqlalchemy.orm import Session
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
 from stackbox.compute.api.microversion import version
-from stackbox.compute.models import Instance
 from stackbox.compute.opmodels import ServerGroup, ServerGroupMember
 
 HARD = ["affinity", "anti-affinity"]
@@ -134,21 +134,6 @@ def leave_group(db: Session, instance_uuid: str) -> None:
     if row is not None:
         db.delete(row)
         db.flush()
-
-
-def group_request(db: Session, group: ServerGroup) -> dict[str, Any]:
-    """request_spec["group"]: the policy, rules and the hosts of current members (one
-    entry per member that has a host)."""
-    hosts = db.scalars(
-        select(Instance.host).where(
-            Instance.uuid.in_(select(ServerGroupMember.instance_uuid).where(
-                ServerGroupMember.group_id == group.id)),
-            Instance.deleted.is_(False),
-            Instance.host.is_not(None),
-        )
-    ).all()  # fmt: skip
-    return {"uuid": group.uuid, "policy": group.policy, "rules": dict(group.rules or {}),
-            "hosts": list(hosts)}  # fmt: skip
 
 
 def _int_query(req: Req, name: str, default: int | None) -> int | None:

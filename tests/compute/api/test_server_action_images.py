@@ -4,7 +4,7 @@ microversion, and the casts to the compute host and the conductor."""
 
 from __future__ import annotations
 
-from stackbox.compute import states
+from stackbox.compute import requestspec, states
 from stackbox.compute.models import InstanceAction
 from stackbox.image.models import Image
 from tests.compute.api.actions_helpers import (
@@ -107,12 +107,15 @@ def test_shelve_offload_and_unshelve(cloud: Cloud, bus: Bus, me: Who, boss: Who)
     assert instance(cloud, shelved).task_state == states.SHELVING_OFFLOADING
     bus.compute.wait("shelve_offload_instance", uuid=shelved)
 
-    off = make_instance(cloud, me, states.SHELVED_OFFLOADED, host=None)
+    off = make_instance(cloud, me, states.SHELVED_OFFLOADED, host=None,
+                        system_metadata={"pinned_availability_zone": None})  # fmt: skip
     r = act(cloud, me.headers, off, {"unshelve": {"availability_zone": "atlantis"}}, "2.77")
     assert r.status_code == 400
     r = act(cloud, me.headers, off, {"unshelve": {"availability_zone": "nova"}}, "2.77")
     assert r.status_code == 202, r.text
     row = instance(cloud, off)
     assert (row.task_state, row.availability_zone) == (states.UNSHELVING, "nova")
+    with cloud.state.db.session() as s:  # type: ignore[attr-defined]
+        assert requestspec.load(s, row)["availability_zone"] == "nova"  # where it goes
     bus.conductor.wait("unshelve_instance", instance_uuid=off)
     assert actions_of(cloud, off) == ["unshelve"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from stackbox.compute import states
+from stackbox.compute import requestspec, states
 from stackbox.compute.models import InstanceAction
 from stackbox.image.models import Image
 from tests.compute.api.actions_helpers import (
@@ -94,6 +94,8 @@ def _active_image(cloud: Cloud, owner: Who, **kw: Any) -> str:
 
 def test_rebuild_returns_server_with_password(cloud: Cloud, bus: Bus, me: Who, boss: Who) -> None:
     uid = make_instance(cloud, me)
+    with cloud.state.db.session() as s:  # type: ignore[attr-defined]
+        assert requestspec.load(s, instance(cloud, uid))["image"]["id"] is None  # stored
     image_id = _active_image(cloud, me)
     r = act(
         cloud,
@@ -112,6 +114,8 @@ def test_rebuild_returns_server_with_password(cloud: Cloud, bus: Bus, me: Who, b
     assert sent["instance"]["image_ref"] == image_id
     assert sent["admin_password"] == server["adminPass"]
     assert instance(cloud, uid).image_meta["id"] == image_id
+    with cloud.state.db.session() as s:  # type: ignore[attr-defined]
+        assert requestspec.load(s, instance(cloud, uid))["image"]["id"] == image_id
     # Before 2.75 the answer leaves the extension attributes out; from 2.75 it is a show.
     assert "OS-EXT-STS:vm_state" not in server and "key_name" not in server
     other = make_instance(cloud, me)
