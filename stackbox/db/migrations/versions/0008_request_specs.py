@@ -1,7 +1,7 @@
 """request_specs: each instance's scheduling request, stored at create
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-02 10:00:00.000000
 
 Instances created before this revision get their row from
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
