@@ -2,7 +2,7 @@
 per-project lock row that serialises quota checks), host aggregates (hosts and
 metadata; an availability zone is the aggregate's `availability_zone` metadata),
 server groups and their members, each host's PCI devices, and each instance's stored
-scheduling request (`request_specs`, migration 0008). Data only: quota arithmetic lives
+scheduling request (`request_specs`, migration 0007). Data only: quota arithmetic lives
 in `quotas.py`, the request spec's shape in `requestspec.py`, scheduling rules in
 `stackbox/scheduler/`.
 

@@ -26,7 +26,7 @@ the image's properties, which the scheduler parses (filters_numa.numa_request,
 filters_pci.pci_request), so one parser decides. Requested networks will join when
 networking does.
 
-Instances created before request_specs existed (migration 0008) have no row: `load`
+Instances created before request_specs existed (migration 0007) have no row: `load`
 builds one from the instance row (flavor, image, zone, system_metadata's hints and
 forced host, group membership) the first time something schedules the instance again,
 and stores it. Not here: the scheduling itself (stackbox/scheduler), the API checks."""

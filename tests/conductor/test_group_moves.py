@@ -140,7 +140,7 @@ def test_resize_refused_where_it_would_break_the_group(stack: Stack) -> None:
 
 def test_a_server_older_than_request_specs_gets_one_from_its_row(stack: Stack) -> None:
     _gid, a, b = _anti_affinity_pair(stack)
-    with stack.state.db.session() as s:  # as before migration 0008
+    with stack.state.db.session() as s:  # as before migration 0007
         s.execute(delete(RequestSpecRow).where(RequestSpecRow.instance_uuid.in_([a, b])))
     stack.shelve_offload(a)
     stack.unshelve(a)

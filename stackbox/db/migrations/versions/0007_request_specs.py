@@ -1,6 +1,6 @@
 """request_specs: each instance's scheduling request, stored at create
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 10:00:00.000000
 
@@ -11,7 +11,7 @@ stackbox.compute.requestspec.load the first time something schedules them again.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
