@@ -136,7 +136,6 @@ class ComputeAPI:
         )
         return dict(result)
 
-
     async def get_host_uptime(self, host: str) -> str | None:
         """The host's `uptime` line (hypervisor uptime API); a short wait: a host that
         does not answer shows none."""
@@ -278,6 +277,11 @@ class ConductorAPI:
             compute_host=compute_host,
             resources=resources,
         )
+
+    async def cloud_identity(self) -> dict:
+        """The cloud's id and naming threshold (`compute.cloud.CloudRef.to_dict`)."""
+        result: dict = await self.bus.call(CONDUCTOR_TOPIC, "cloud_identity")
+        return result
 
     async def instances_for_host(self, compute_host: str) -> list[dict]:
         """Payloads of every non-deleted instance assigned to the host."""
