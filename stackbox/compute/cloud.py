@@ -91,6 +91,14 @@ def load_or_create(s: Session) -> CloudRef:
     return CloudRef(row.cloud_id, row.legacy_names_upto)
 
 
+def known(s: Session) -> tuple[str | None, frozenset[str]]:
+    """This cloud's id (None before it has one; nothing is created) and the uuids of its
+    instances that are not deleted, for `stackbox virt domains`."""
+    row = s.get(CloudRecord, 1)
+    uuids = s.scalars(select(Instance.uuid).where(Instance.deleted.is_(False)))
+    return (row.cloud_id if row is not None else None), frozenset(uuids)
+
+
 def instance_name(s: Session, template: str, seq: int) -> str:
     """The domain name of instance `seq` of the cloud whose database `s` reads."""
     cloud = load_or_create(s) if CLOUD in template else None

@@ -87,12 +87,18 @@ def is_orphan(
 
 def describe(mark: Mark, this_cloud: str | None) -> str:
     """The Owner column of `stackbox virt domains`."""
+    if this_cloud is None and mark.cloud_id is not None:  # no database here to tell
+        return f"stackbox cloud {mark.cloud_id}"
     who = owner(mark, this_cloud)
     return f"{who.value} {mark.cloud_id}" if who is Owner.OTHER else who.value
 
 
 def marked(metadata: NovaLikeMetadata, cloud_id: str, instance_uuid: str) -> str:
-    """The `<stackbox:instance>` element of an adopted guest, as a string for
-    virDomainSetMetadata: the same metadata plus this cloud's mark."""
+    """The `<stackbox:instance>` element of an adopted guest as virDomainSetMetadata
+    takes it: the same metadata plus this cloud's mark, in no namespace (libvirt puts
+    the element and its children into the one it is given)."""
     mine = dataclasses.replace(metadata, cloud_id=cloud_id, instance_uuid=instance_uuid)
-    return ET.tostring(mine.to_xml(), encoding="unicode")
+    el = mine.to_xml()
+    for node in el.iter():
+        node.tag = node.tag.split("}", 1)[-1]
+    return ET.tostring(el, encoding="unicode")
