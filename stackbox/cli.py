@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         uri = args.uri or tools.default_uri(cfg.get("compute", "virt_uri"))
         if args.virt_command == "domains":
-            return tools.domains_command(uri, _this_cloud(cfg))
+            return tools.domains_command(uri, cloud=_this_cloud(cfg))
         if args.virt_command == "remove-orphans":
             from stackbox.virt import orphans
 

@@ -163,7 +163,7 @@ def format_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def domains_command(
-    uri: str, cloud: Cloud | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    uri: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr, cloud: Cloud | None = None
 ) -> int:
     try:
         conn = open_readonly(uri)
