@@ -53,12 +53,20 @@ def _parser() -> argparse.ArgumentParser:
         help="build the tiny test guest (qcow2 + kernel/ramdisk) from Debian packages",
     )
     build_test.add_argument("--output", help="output directory (default: the build cache)")
-    virt = sub.add_parser("virt", help="what the hypervisor has (read-only)")
+    virt = sub.add_parser("virt", help="what the hypervisor has; orphaned domains")
     virtsub = virt.add_subparsers(dest="virt_command", required=True)
-    doms = virtsub.add_parser("domains", help="each domain's id, name, uuid and state")
+    doms = virtsub.add_parser(
+        "domains", help="each domain's id, name, uuid, state and owner; orphans to remove"
+    )
     disks = virtsub.add_parser("disks", help="a domain's disks: target, source file, format")
     disks.add_argument("domain", help="domain name or uuid")
-    for vp in (doms, disks):
+    orphans = virtsub.add_parser(
+        "remove-orphans",
+        help="force off and undefine the domains of a stackbox cloud that `virt domains` "
+        "lists as orphans (a wiped cloud's; this cloud's without an instance row)",
+    )
+    orphans.add_argument("--cloud", required=True, help="the cloud id the domains are marked with")
+    for vp in (doms, disks, orphans):
         vp.add_argument(
             "--uri", help="libvirt URI (default: compute.virt_uri, else qemu:///system)"
         )
@@ -131,9 +139,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         uri = args.uri or tools.default_uri(cfg.get("compute", "virt_uri"))
         if args.virt_command == "domains":
-            return tools.domains_command(uri)
+            return tools.domains_command(uri, cloud=_this_cloud(cfg))
+        if args.virt_command == "remove-orphans":
+            from stackbox.virt import orphans
+
+            return orphans.remove_orphans_command(uri, args.cloud, _this_cloud(cfg))
         return tools.disks_command(uri, args.domain)
     return 2
+
+
+def _this_cloud(cfg: sbconfig.Config) -> Any:
+    """This cloud's id and instance uuids for `stackbox virt`, read (never created) from
+    its database; unknown (tools.Cloud()) where there is none, e.g. a compute host."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from stackbox.compute import cloud
+    from stackbox.db import Database
+    from stackbox.virt import tools
+
+    if not cfg.get("database", "connection") and not (cfg.state_dir / "stackbox.db").exists():
+        return tools.Cloud()
+    db = Database(cfg.database_url)
+    try:
+        with db.session() as s:
+            cloud_id, uuids = cloud.known(s)
+    except SQLAlchemyError as exc:
+        print(f"stackbox: this cloud's database is not readable ({exc})", file=sys.stderr)
+        return tools.Cloud()
+    finally:
+        db.dispose()
+    return tools.Cloud(cloud_id, uuids if cloud_id is not None else None)
 
 
 def _image_build_test(output: str | None) -> int:

@@ -263,9 +263,12 @@ OPTIONS: list[Opt] = [
         "compute",
         "instance_name_template",
         str,
-        "instance-%08x",
-        "libvirt domain name of a server, from its sequential id (Nova's option). Clouds "
-        "that share one libvirtd need different templates: their ids start at 1 each.",
+        "sbx-{cloud}-%08x",
+        "libvirt domain name of a server, from its sequential id (Nova's option); "
+        "'{cloud}' stands for the first 8 hex digits of the cloud's id (made once, kept in "
+        "its database), so clouds sharing one libvirtd, or a cloud whose state dir was "
+        "wiped, never reuse a name. Servers made before the cloud had an id keep Nova's "
+        "'instance-%08x'; a template without '{cloud}' names every server as it always did.",
     ),
     Opt("compute", "instances_path", str, "", "Instance dirs (default STATE_DIR/instances)."),
     Opt("compute", "cpu_allocation_ratio", float, 4.0, "vCPUs per host CPU the scheduler sells."),

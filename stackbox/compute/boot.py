@@ -166,7 +166,8 @@ async def spawn(
     """Define and start the guest from the files in its dir; returns its power state."""
     kernel, ramdisk = await kernel_files(ctx, instance)
     boot = boot_info(ctx, instance, kernel, ramdisk)
-    spec = payload.instance_spec(instance, flavor, ctx.cfg.get("compute", "instance_name_template"))
+    template = ctx.cfg.get("compute", "instance_name_template")
+    spec = payload.instance_spec(instance, flavor, template, ctx.cloud)
     await asyncio.to_thread(ctx.driver.spawn, spec, boot)
     return await power_state(ctx, instance["uuid"])
 

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from stackbox import bus as sbbus
-from stackbox.compute import boot, console, payload, power, recovery, resize, snapshot
+from stackbox.compute import boot, console, power, recovery, resize, snapshot
 from stackbox.compute import states as st
+from stackbox.compute.cloud import CloudRef, check_template
 from stackbox.compute.imagecache import FileImageSource, HttpImageSource, ImageCache, ImageSource
 from stackbox.compute.imageupload import ImageUploader
 from stackbox.compute.rpcapi import ConductorAPI
@@ -50,7 +51,8 @@ def instances_path(cfg: Any) -> Path:
 
 @dataclass
 class Context:
-    """What every workflow needs: config, hypervisor, conductor, image cache, uploader."""
+    """What every workflow needs: config, hypervisor, conductor, image cache, uploader,
+    and the cloud (its id names and marks the guests; known after `start`)."""
 
     cfg: Any
     driver: VirtDriver
@@ -59,6 +61,7 @@ class Context:
     images: ImageCache
     uploader: ImageUploader
     instances_path: Path
+    cloud: CloudRef | None = None
 
     def instance_dir(self, uuid: str) -> Path:
         if str(uuidlib.UUID(uuid)) != uuid.lower():
@@ -87,18 +90,29 @@ class ComputeManager:
         host: str,
         images: ImageCache,
         uploader: ImageUploader,
+        cloud: CloudRef | None = None,
     ) -> None:
         self.cfg, self.bus, self.driver, self.host = cfg, bus, driver, host
         self.conductor = ConductorAPI(bus)
         self.ctx = Context(cfg, driver, self.conductor, host, images, uploader, instances_path(cfg))
+        if cloud is not None:
+            self._know(cloud)
         self.virt_description = "a virt driver given by the caller"
         self._locks: dict[str, asyncio.Lock] = {}
         self._users: dict[str, int] = {}
         self._periodic: list[asyncio.Task[None]] = []
 
     # -- service life cycle -----------------------------------------------------------
+    def _know(self, cloud: CloudRef) -> None:
+        self.ctx.cloud = cloud
+        self.driver.cloud_id = cloud.cloud_id
+
     async def start(self) -> None:
-        """Report resources, repair after a crash, start the periodic tasks."""
+        """Learn the cloud's id, report resources, repair after a crash, start the
+        periodic tasks."""
+        cloud = CloudRef.from_dict(await self.conductor.cloud_identity())
+        self._know(cloud)
+        LOG.info("compute host %s of cloud %s", self.host, cloud.cloud_id)
         await self.report_resources()
         await recovery.init_host(self.ctx)
         sync = float(self.cfg.get("compute", "sync_power_state_interval"))
@@ -420,7 +434,7 @@ async def create(cfg: Any, bus: sbbus.Bus, host: str) -> ComputeManager:
     from stackbox.virt import select
     from stackbox.virt.libvirt_driver import LibvirtDriver
 
-    payload.domain_name(cfg.get("compute", "instance_name_template"), 1)  # fail early if bad
+    check_template(cfg.get("compute", "instance_name_template"))  # fail early if bad
     uri, reason = await asyncio.to_thread(select.choose_uri, cfg)
     LOG.info("compute driver: %s", reason)
     path = instances_path(cfg)

@@ -91,7 +91,7 @@ class Instance(Base):
         Index("ix_instances_project_deleted", "project_id", "deleted"),
         Index("ix_instances_host_deleted", "host", "deleted"),
     )
-    # Sequential id: the libvirt domain is named instance-%08x after it, as in Nova.
+    # Sequential id: the libvirt domain is named after it (compute/cloud.py: domain_name).
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     display_name: Mapped[str] = mapped_column(NAME)
@@ -153,7 +153,8 @@ class Instance(Base):
 
     @property
     def name(self) -> str:
-        """The libvirt domain name."""
+        """Nova's default name of the instance; the libvirt domain's own name depends on
+        the cloud and the configured template (`compute.cloud.instance_name`)."""
         return f"instance-{self.id:08x}"
 
     @property
@@ -283,4 +284,16 @@ class Allocation(Base):
     # What else the claim took: {"cells": [{"id", "cpus": [host cpus pinned],
     # "memory_mb", "page_size_kb"}], "pci": [addresses]} (empty for plain guests).
     details: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CloudRecord(Base):
+    """The cloud's identity (one row, id 1): `cloud_id` marks its libvirt domains and
+    names them (`compute/cloud.py`); instances with an id up to `legacy_names_upto`
+    existed before the cloud had an id and keep Nova's `instance-%08x` names."""
+
+    __tablename__ = "cloud"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    cloud_id: Mapped[str] = mapped_column(String(32), unique=True)
+    legacy_names_upto: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

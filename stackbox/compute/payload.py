@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from stackbox.compute.cloud import CloudRef, domain_name
 from stackbox.compute.models import Instance
 from stackbox.virt.driver import FlavorSpec, ImageMeta, InstanceSpec
 
@@ -91,25 +92,18 @@ def parse_values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def domain_name(template: str, seq: int) -> str:
-    """The libvirt domain name of the instance with sequential id `seq`."""
-    try:
-        return template % seq
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"compute.instance_name_template {template!r} must take one integer, "
-            "e.g. 'instance-%08x'"
-        ) from None
-
-
 def instance_spec(
-    payload: dict[str, Any], flavor: dict | None = None, name_template: str | None = None
+    payload: dict[str, Any],
+    flavor: dict | None = None,
+    name_template: str | None = None,
+    cloud: CloudRef | None = None,
 ) -> InstanceSpec:
     """The driver's view of an instance (optionally with another flavor, for resize);
-    the domain is named by `name_template` when given."""
+    the domain is named by `name_template` (and the cloud: `cloud.domain_name`) when
+    given, and marked as `cloud`'s."""
     name = payload["name"]
     if name_template is not None and payload.get("id") is not None:
-        name = domain_name(name_template, int(payload["id"]))
+        name = domain_name(name_template, int(payload["id"]), cloud)
     return InstanceSpec(
         uuid=payload["uuid"],
         name=name,
@@ -120,4 +114,5 @@ def instance_spec(
         image=ImageMeta.from_dict(payload.get("image_meta") or {"id": payload.get("image_ref")}),
         created_at=dt.datetime.fromisoformat(payload["created_at"]),
         numa_topology=dict(payload.get("numa_topology") or {}),
+        cloud_id=cloud.cloud_id if cloud is not None else None,
     )

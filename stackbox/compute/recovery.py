@@ -1,9 +1,12 @@
 """Keeping the compute host's guests and the instance records in agreement.
 
-* `init_host` -- at service start, repair what a crash or stop left half-done: finish
+* `init_host` -- at service start, adopt the guests of this host's instances made before
+  clouds had ids (mark them as this cloud's: `virt/ownership.py`; the driver sees no
+  other domain), then repair what a crash or stop left half-done: finish
   deletes, fail builds that were interrupted (fault + ERROR + release resources),
   finish or reset interrupted actions, and LOG (never destroy) hypervisor guests that
-  belong to no instance of this host; remove the temp files of image downloads a crash
+  belong to no instance of this host (of this cloud only: other clouds' guests on the
+  same libvirtd are not ours to judge); remove the temp files of image downloads a crash
   cut short (ImageCache.cleanup). An instance that should be running but whose
   guest the hypervisor no longer has at all (libvirt's test driver forgets its guests
   with the process; a host reboot with transient domains) becomes STOPPED (SHUTOFF,
@@ -45,6 +48,8 @@ async def init_host(ctx: Context) -> None:
     instances = await ctx.conductor.instances_for_host(ctx.host)
     for inst in instances:
         try:
+            if await asyncio.to_thread(ctx.driver.adopt, inst["uuid"]):
+                LOG.info("guest of instance %s marked as this cloud's", inst["uuid"])
             await repair(ctx, inst)
         except Exception:
             LOG.exception("cannot repair instance %s at start-up", inst.get("uuid"))

@@ -278,6 +278,11 @@ class ConductorAPI:
             resources=resources,
         )
 
+    async def cloud_identity(self) -> dict:
+        """The cloud's id and naming threshold (`compute.cloud.CloudRef.to_dict`)."""
+        result: dict = await self.bus.call(CONDUCTOR_TOPIC, "cloud_identity")
+        return result
+
     async def instances_for_host(self, compute_host: str) -> list[dict]:
         """Payloads of every non-deleted instance assigned to the host."""
         result: list[dict] = await self.bus.call(

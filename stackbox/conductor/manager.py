@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from stackbox import bus as sbbus
+from stackbox.compute import cloud
 from stackbox.conductor import build
 from stackbox.conductor import instances as db_instances
 from stackbox.db import Database
@@ -121,6 +122,11 @@ class ConductorManager:
     def compute_node_update(self, compute_host: str, resources: dict) -> None:
         with self.db.session() as s:
             db_instances.compute_node_update(s, compute_host, resources)
+
+    def cloud_identity(self) -> dict:
+        """The cloud's id (created once), which compute hosts mark their guests with."""
+        with self.db.session() as s:
+            return cloud.load_or_create(s).to_dict()
 
     def instances_for_host(self, compute_host: str) -> list[dict]:
         with self.db.session() as s:

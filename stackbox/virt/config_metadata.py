@@ -1,7 +1,9 @@
 """Our own block inside the domain's `<metadata>`: `<stackbox:instance>` in the
 stackbox namespace, shaped like Nova's `<nova:instance>` (package version, display name,
-creation time, flavor, owner, root disk source). Part of the `config.py` object model: pure
-dataclasses rendering and parsing themselves, no I/O, no decisions.
+creation time, flavor, owner, root disk source), plus the mark of ownership:
+`<stackbox:cloud id=...>` (the cloud that made the guest) and `<stackbox:uuid>` (its
+instance). Part of the `config.py` object model: pure dataclasses rendering and parsing
+themselves, no I/O, no decisions (who owns what is decided in `virt/ownership.py`).
 """
 
 from __future__ import annotations
@@ -81,9 +83,15 @@ class NovaLikeMetadata:
     owner: MetaOwner | None = None
     root_type: str | None = None  # "image" | "volume"
     root_uuid: str | None = None
+    cloud_id: str | None = None  # the stackbox cloud owning the guest (None: unmarked)
+    instance_uuid: str | None = None
 
     def to_xml(self) -> ET.Element:
         el = ET.Element(qname("instance"))
+        if self.cloud_id is not None:
+            sub(el, qname("cloud"), id=self.cloud_id)
+        if self.instance_uuid is not None:
+            sub(el, qname("uuid"), self.instance_uuid)
         sub(el, qname("package"), version=self.package_version)
         sub(el, qname("name"), self.name)
         sub(el, qname("creationTime"), self.creation_time)
@@ -101,6 +109,7 @@ class NovaLikeMetadata:
         flavor = el.find(qname("flavor"))
         owner = el.find(qname("owner"))
         root = el.find(qname("root"))
+        cloud = el.find(qname("cloud"))
         return cls(
             package_version=pkg.get("version", "") if pkg is not None else "",
             name=text(el, qname("name")) or "",
@@ -109,4 +118,6 @@ class NovaLikeMetadata:
             owner=MetaOwner.from_xml(owner) if owner is not None else None,
             root_type=root.get("type") if root is not None else None,
             root_uuid=root.get("uuid") if root is not None else None,
+            cloud_id=cloud.get("id") if cloud is not None else None,
+            instance_uuid=text(el, qname("uuid")),
         )

@@ -105,6 +105,8 @@ def metadata(spec: InstanceSpec, host: GuestHostConfig) -> config.NovaLikeMetada
         ),
         root_type="image" if spec.image.id else None,
         root_uuid=spec.image.id or None,
+        cloud_id=spec.cloud_id,  # the mark of ownership: virt/ownership.py
+        instance_uuid=spec.uuid,
     )
 
 

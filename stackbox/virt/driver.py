@@ -23,7 +23,7 @@ class VirtError(Exception):
 
 
 class GuestNotFound(VirtError):
-    """The hypervisor has no guest by that uuid."""
+    """The hypervisor has no guest by that uuid (of this cloud: another's is not ours)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class ImageMeta:
 @dataclass(frozen=True)
 class InstanceSpec:
     """Who the guest is: identity, owner, flavor and image (for `<metadata>`, sysinfo,
-    sizing). `name` is the domain name (instance-0000000a), `uuid` the domain uuid."""
+    sizing). `name` is the domain name (sbx-<cloud>-0000000a), `uuid` the domain uuid."""
 
     uuid: str
     name: str
@@ -95,6 +95,8 @@ class InstanceSpec:
     # The claim's placement (virt/numa.py shape): guest cells, pinned host CPUs, page
     # size, PCI devices. {} for plain guests.
     numa_topology: dict = field(default_factory=dict)
+    # The cloud the guest belongs to, written into its metadata (virt/ownership.py).
+    cloud_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,17 @@ class GuestInfo(Protocol):
         has the shape). Raises GuestNotFound."""
 
 
-class VirtDriver(GuestLifecycle, GuestControl, GuestInfo, Protocol):
-    """A hypervisor driver is all three; `stackbox.virt.libvirt_driver.LibvirtDriver`
+class Ownership(Protocol):
+    """Which guests are this cloud's (`stackbox/virt/ownership.py`): the driver acts on
+    no other."""
+
+    cloud_id: str | None  # set by the compute manager once the conductor told it
+
+    def adopt(self, uuid: str) -> bool:
+        """Mark an instance's guest made before clouds had ids as this cloud's."""
+
+
+class VirtDriver(GuestLifecycle, GuestControl, GuestInfo, Ownership, Protocol):
+    """A hypervisor driver is all four; `stackbox.virt.libvirt_driver.LibvirtDriver`
     is the one real implementation (with `qemu:///system` or libvirt's own
     `test:///default`)."""

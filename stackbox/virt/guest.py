@@ -17,7 +17,9 @@ from collections.abc import Iterator
 import libvirt
 
 from stackbox.compute import states
+from stackbox.virt.config_metadata import NS_STACKBOX
 from stackbox.virt.driver import GuestNotFound, GuestState, VirtError
+from stackbox.virt.ownership import Mark, read_mark
 
 LOG = logging.getLogger(__name__)
 
@@ -116,6 +118,21 @@ class Guest:
         )
         with self._do("read the XML of"):
             return str(self._dom.XMLDesc(flags))
+
+    def mark(self) -> Mark:
+        """Its stackbox metadata (whose guest it is: `virt/ownership.py`) and disk files."""
+        return read_mark(self.xml_desc(inactive=True))
+
+    def set_stackbox_metadata(self, element: str) -> None:
+        """Replace our `<stackbox:instance>` element, in the definition and (if running)
+        in the live guest."""
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if self.is_active():
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        with self._do("set the metadata of"):
+            self._dom.setMetadata(
+                libvirt.VIR_DOMAIN_METADATA_ELEMENT, element, "stackbox", NS_STACKBOX, flags
+            )
 
     # -- power ------------------------------------------------------------------------
 

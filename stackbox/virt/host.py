@@ -195,6 +195,14 @@ class Host:
         except GuestNotFound:
             return None
 
+    def find_guest_by_name(self, name: str) -> Guest | None:
+        """The guest named `name`, None when there is none."""
+        try:
+            dom = self._retrying(f"cannot look up guest {name}", lambda c: c.lookupByName(name))
+        except GuestNotFound:
+            return None
+        return Guest(dom)
+
     def define(self, xml: str) -> Guest:
         """Define (or redefine) a persistent guest from its domain XML."""
         return Guest(self._retrying("cannot define guest", lambda c: c.defineXML(xml)))

@@ -3,7 +3,10 @@ GuestControl, GuestInfo) on top of `Host`/`Guest`, for `qemu:///system` (real QE
 guests, TCG or KVM) and libvirt's own `test:///default` (no QEMU; same code path).
 
 It orchestrates only: the XML comes from `designer.build_domain` (rendered by
-`config.Domain`), disks were made by `stackbox.compute.disks` before `spawn`. Every
+`config.Domain`), disks were made by `stackbox.compute.disks` before `spawn`. It acts
+only on guests marked with its `cloud_id` (`ownership.py`): any other domain on the
+libvirtd (another cloud's, a wiped cloud's, not stackbox's) is GuestNotFound to it, is
+missing from `list_guests` and is never started, stopped or undefined. Every
 method blocks (the compute manager calls them in threads) and raises `driver.VirtError`
 / `driver.GuestNotFound`. Not here: the database, the bus, disk files, XML decisions.
 """
@@ -11,6 +14,7 @@ method blocks (the compute manager calls them in threads) and raises `driver.Vir
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -18,7 +22,7 @@ import time
 from pathlib import Path
 
 from stackbox.compute import states
-from stackbox.virt import designer
+from stackbox.virt import designer, ownership
 from stackbox.virt.driver import (
     BootInfo,
     GuestNotFound,
@@ -45,23 +49,78 @@ class LibvirtDriver:
         host_config: designer.GuestHostConfig,
         instances_path: Path,
         shutdown_timeout: float = 60.0,
+        cloud_id: str | None = None,
     ) -> None:
         self.uri = uri
         self.host_config = host_config
         self.instances_path = Path(instances_path)
         self.shutdown_timeout = shutdown_timeout
+        # None until the compute manager learnt it: then no guest is ours
+        self.cloud_id = cloud_id
         self.host = Host(uri)
+
+    # -- ownership --------------------------------------------------------------------
+
+    def _is_ours(self, guest: Guest) -> bool:
+        try:
+            mark = guest.mark()
+        except GuestNotFound:
+            return False
+        return ownership.owner(mark, self.cloud_id) is ownership.Owner.THIS
+
+    def _find(self, uuid: str) -> Guest | None:
+        """Our guest with this uuid; None when there is none or it is not ours."""
+        guest = self.host.find_guest(uuid)
+        return guest if guest is not None and self._is_ours(guest) else None
+
+    def _lookup(self, uuid: str) -> Guest:
+        guest = self._find(uuid)
+        if guest is None:
+            raise GuestNotFound(f"no guest {uuid} of this cloud on this host")
+        return guest
+
+    def adopt(self, uuid: str) -> bool:
+        """Mark the guest `uuid` as this cloud's if it carries stackbox metadata without
+        a cloud id (defined before clouds had ids); True if it was adopted. The caller
+        knows the uuid is one of its instances."""
+        guest = self.host.find_guest(uuid)
+        if guest is None or self.cloud_id is None:
+            return False
+        mark = guest.mark()
+        if mark.metadata is None or ownership.owner(mark, self.cloud_id) is not (
+            ownership.Owner.UNMARKED
+        ):
+            return False
+        guest.set_stackbox_metadata(ownership.marked(mark.metadata, self.cloud_id, uuid))
+        return True
+
+    def _check_free(self, spec: InstanceSpec) -> None:
+        """Refuse to redefine a domain that is not ours (same uuid or same name)."""
+        for guest in (self.host.find_guest(spec.uuid), self.host.find_guest_by_name(spec.name)):
+            if guest is None or self._is_ours(guest):
+                continue
+            who = ownership.describe(guest.mark(), self.cloud_id)
+            raise VirtError(
+                f"libvirt domain {guest.name} ({guest.uuid}) exists and is not of this cloud "
+                f"({who}): guest {spec.name} ({spec.uuid}) cannot be defined; "
+                "`stackbox virt domains` lists the domains and their owners"
+            )
 
     # -- GuestLifecycle ---------------------------------------------------------------
 
     def spawn(self, spec: InstanceSpec, boot: BootInfo) -> None:
-        """Write `libvirt.xml` into the instance dir, define the guest and start it."""
+        """Write `libvirt.xml` into the instance dir, define the guest (marked as this
+        cloud's) and start it."""
+        if self.cloud_id is None:
+            raise VirtError("this compute host does not know its cloud id yet")
+        spec = dataclasses.replace(spec, cloud_id=self.cloud_id)
+        self._check_free(spec)
         xml = designer.build_domain(spec, boot, self.host_config).to_xml_string()
         boot.instance_dir.mkdir(parents=True, exist_ok=True)
         tmp = boot.instance_dir / "libvirt.xml.tmp"
         tmp.write_text(xml)
         os.replace(tmp, boot.instance_dir / "libvirt.xml")
-        existing = self.host.find_guest(spec.uuid)
+        existing = self._find(spec.uuid)
         if existing is not None and existing.is_active():
             raise VirtError(f"guest {spec.name} ({spec.uuid}) is already running")
         guest = self.host.define(xml)
@@ -79,8 +138,9 @@ class LibvirtDriver:
             raise
 
     def destroy(self, uuid: str) -> None:
-        """Force off and undefine (managed-save image included); missing is fine."""
-        guest = self.host.find_guest(uuid)
+        """Force off and undefine (managed-save image included); missing (or not ours)
+        is fine."""
+        guest = self._find(uuid)
         if guest is None:
             return
         try:
@@ -90,7 +150,7 @@ class LibvirtDriver:
             return
 
     def reboot(self, uuid: str, hard: bool) -> None:
-        guest = self.host.lookup_guest(uuid)
+        guest = self._lookup(uuid)
         if not hard and guest.get_state().power_state == states.RUNNING:
             guest.shutdown()
             if self._wait_shutoff(guest, self.shutdown_timeout):
@@ -100,7 +160,7 @@ class LibvirtDriver:
         self._hard_reboot(guest)
 
     def power_off(self, uuid: str, timeout: float) -> None:
-        guest = self.host.lookup_guest(uuid)
+        guest = self._lookup(uuid)
         if not guest.is_active():
             return
         # a paused guest cannot act on the ACPI event: force it off at once
@@ -115,36 +175,39 @@ class LibvirtDriver:
         guest.destroy()
 
     def power_on(self, uuid: str) -> None:
-        guest = self.host.lookup_guest(uuid)
+        guest = self._lookup(uuid)
         if not guest.is_active():
             guest.launch()
 
     # -- GuestControl -----------------------------------------------------------------
 
     def pause(self, uuid: str) -> None:
-        self.host.lookup_guest(uuid).pause()
+        self._lookup(uuid).pause()
 
     def unpause(self, uuid: str) -> None:
-        self.host.lookup_guest(uuid).resume()
+        self._lookup(uuid).resume()
 
     def suspend(self, uuid: str) -> None:
         """Managed save: the guest's memory goes to disk, the guest stops."""
-        self.host.lookup_guest(uuid).managed_save()
+        self._lookup(uuid).managed_save()
 
     def resume(self, uuid: str) -> None:
         """Start from the managed-save image (a plain start when there is none)."""
-        guest = self.host.lookup_guest(uuid)
+        guest = self._lookup(uuid)
         if not guest.is_active():
             guest.restore()
 
     # -- GuestInfo --------------------------------------------------------------------
 
     def state(self, uuid: str) -> GuestState:
-        return self.host.lookup_guest(uuid).get_state()
+        return self._lookup(uuid).get_state()
 
     def list_guests(self) -> list[GuestState]:
+        """The guests of this cloud."""
         found = []
         for guest in self.host.list_guests():
+            if not self._is_ours(guest):
+                continue
             try:
                 found.append(guest.get_state())
             except GuestNotFound:  # undefined while we looked
@@ -152,12 +215,12 @@ class LibvirtDriver:
         return found
 
     def domain_xml(self, uuid: str) -> str:
-        return self.host.lookup_guest(uuid).xml_desc()
+        return self._lookup(uuid).xml_desc()
 
     def diagnostics(self, uuid: str) -> dict:
         from stackbox.virt import diagnostics
 
-        self.host.lookup_guest(uuid)  # GuestNotFound for an unknown or malformed uuid
+        self._lookup(uuid)  # GuestNotFound for an unknown or malformed uuid
         conn = self.host.get_connection()
         return diagnostics.for_guest(conn, uuid, self.host.hypervisor_type())
 

@@ -18,6 +18,7 @@ from typing import Any
 from stackbox import bus as sbbus
 from stackbox import config, privileged
 from stackbox.compute import payload
+from stackbox.compute.cloud import CloudRef
 from stackbox.compute.imagecache import FileImageSource, ImageCache
 from stackbox.compute.imageupload import ImageUploader
 from stackbox.compute.manager import ComputeManager
@@ -26,6 +27,8 @@ from stackbox.virt.libvirt_driver import LibvirtDriver
 
 TEST_URI = "test:///default"
 HOST = "cmp1"
+# The rigs' cloud: one per test run, so runs sharing a libvirtd never meet.
+CLOUD = CloudRef(uuidlib.uuid4().hex)
 
 
 class UnexpectedTaskState(Exception):
@@ -109,6 +112,9 @@ class RecordingConductor:
     def service_token(self, project_id: str, user_id: str) -> str:
         self.tokens.append((project_id, user_id))
         return f"token-{project_id}-{user_id}"
+
+    def cloud_identity(self) -> dict[str, Any]:
+        return CLOUD.to_dict()
 
 
 FLAVOR = {
@@ -225,7 +231,7 @@ async def compute_rig(
     drv = LibvirtDriver(uri, select.guest_host_config(cfg, uri), instances, 1.0)
     images = ImageCache(instances / "_base", FileImageSource(store))
     up = uploader or ImageUploader("http://127.0.0.1:9/image", _no_token)
-    manager = ComputeManager(cfg, bus, drv, HOST, images, up)
+    manager = ComputeManager(cfg, bus, drv, HOST, images, up, CLOUD)
     await bus.serve("compute", manager, host=HOST)
     try:
         yield ComputeRig(bus, conductor, manager, drv, store, instances)

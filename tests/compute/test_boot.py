@@ -13,7 +13,15 @@ import pytest
 from stackbox import privileged
 from stackbox.compute import disks, states
 from stackbox.compute.imagecache import base_name
-from tests.compute.recording import IMG, ComputeRig, compute_rig, make_image, make_instance
+from stackbox.virt.ownership import read_mark
+from tests.compute.recording import (
+    CLOUD,
+    IMG,
+    ComputeRig,
+    compute_rig,
+    make_image,
+    make_instance,
+)
 
 pytestmark = pytest.mark.skipif(
     not privileged.available("qemu-img"), reason="needs qemu-img (qemu-utils) for real disks"
@@ -173,6 +181,20 @@ async def test_rebuild_recreates_the_root_disk_from_the_new_image(rig: ComputeRi
     backing = disks.disk_info(rig.instances_path / uuid / "disk").backing_file
     assert Path(backing or "").name == base_name(new)
     assert rig.driver.state(uuid).power_state == states.RUNNING
+
+
+async def test_domain_is_named_and_marked_by_the_cloud(tmp_path: Path) -> None:
+    async for rig in compute_rig(tmp_path):
+        make_image(rig.store, IMG)
+        inst = await build(rig, id=78)
+        assert inst["vm_state"] == states.ACTIVE, rig.conductor.faults
+        names = {g.name for g in rig.driver.list_guests() if g.uuid == inst["uuid"]}
+        assert names == {f"sbx-{CLOUD.short}-0000004e"}
+        mark = read_mark(rig.driver.domain_xml(inst["uuid"]))
+        assert (mark.cloud_id, mark.metadata and mark.metadata.instance_uuid) == (
+            CLOUD.cloud_id,
+            inst["uuid"],
+        )
 
 
 async def test_domain_is_named_by_the_configured_template(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ here) accepts the XML it designs."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -57,7 +58,7 @@ def _boot(tmp: Path, kernel: bool = False, nics: tuple[InterfaceInfo, ...] = ())
 
 
 def test_domain_has_the_instances_identity_size_and_metadata(tmp_path: Path) -> None:
-    spec = _spec()
+    spec = dataclasses.replace(_spec(), cloud_id="c0ffee" * 5 + "ab")
     dom = build_domain(spec, _boot(tmp_path), GuestHostConfig("kvm", package_version="9.9"))
     assert (dom.type, dom.name, dom.uuid) == ("kvm", spec.name, spec.uuid)
     assert (dom.memory, dom.vcpu) == (64 * 1024, 2)
@@ -69,6 +70,8 @@ def test_domain_has_the_instances_identity_size_and_metadata(tmp_path: Path) -> 
         owner=c.MetaOwner(spec.user_id, "alice", spec.project_id, "demo"),
         root_type="image",
         root_uuid=IMAGE,
+        cloud_id="c0ffee" * 5 + "ab",
+        instance_uuid=spec.uuid,
     )
     assert dom.sysinfo is not None
     assert dom.sysinfo.system["manufacturer"] == "stackbox"

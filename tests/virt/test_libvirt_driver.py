@@ -19,6 +19,7 @@ from stackbox.virt.driver import BootInfo, DiskInfo, FlavorSpec, ImageMeta, Inst
 from stackbox.virt.libvirt_driver import LibvirtDriver
 
 TEST_URI = "test:///default"
+CLOUD = uuidlib.uuid4().hex  # this run's cloud: the drivers act on its guests only
 
 
 def make_instance(instances: Path, base: Path) -> tuple[InstanceSpec, BootInfo]:
@@ -61,6 +62,7 @@ def drv(tmp_path: Path) -> Iterator[LibvirtDriver]:
         select.guest_host_config(config.load(env={}), TEST_URI),
         tmp_path,
         shutdown_timeout=2,
+        cloud_id=CLOUD,
     )
     before = {g.uuid for g in d.list_guests()}
     yield d
@@ -185,7 +187,7 @@ def test_real_tcg_guest_runs_and_is_destroyed(tmp_path: Path, base: Path) -> Non
         pytest.skip(why)
     uri = "qemu:///system"
     cfg = config.load(env={}, overrides={("compute", "virt_type"): "qemu"})
-    drv = LibvirtDriver(uri, select.guest_host_config(cfg, uri), tmp_path, 1.0)
+    drv = LibvirtDriver(uri, select.guest_host_config(cfg, uri), tmp_path, 1.0, CLOUD)
     spec, boot = make_instance(tmp_path, base)
     drv.spawn(spec, boot)
     try:

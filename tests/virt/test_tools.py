@@ -15,7 +15,7 @@ import libvirt
 import pytest
 
 from stackbox.virt import config as c
-from stackbox.virt import tools
+from stackbox.virt import orphans, tools
 
 URI = "test:///default"
 TEST_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
@@ -73,10 +73,17 @@ def test_domains_command_prints_a_table(conn: libvirt.virConnect) -> None:
         out, err = io.StringIO(), io.StringIO()
         assert tools.domains_command(URI, out, err) == 0
         lines = out.getvalue().splitlines()
-        assert lines[0].split() == ["Id", "Name", "UUID", "State"]
+        assert lines[0].split() == ["Id", "Name", "UUID", "State", "Owner"]
         rows = [line.split() for line in lines[2:]]
-        assert [str(running.ID()), running.name(), running.UUIDString(), "running"] in rows
-        assert ["-", off.name(), off.UUIDString(), "shut", "off"] in rows
+        assert [
+            str(running.ID()),
+            running.name(),
+            running.UUIDString(),
+            "running",
+            "not",
+            "stackbox",
+        ] in rows
+        assert ["-", off.name(), off.UUIDString(), "shut", "off", "not", "stackbox"] in rows
         assert err.getvalue() == ""
     finally:
         running.destroy()
@@ -142,7 +149,8 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_cli_domains_and_disks() -> None:
     r = _cli("virt", "domains", "--uri", URI)
     assert r.returncode == 0, r.stderr
-    assert ["1", "test", TEST_UUID, "running"] in [line.split() for line in r.stdout.splitlines()]
+    rows = [line.split() for line in r.stdout.splitlines()]
+    assert ["1", "test", TEST_UUID, "running", "not", "stackbox"] in rows
     r = _cli("virt", "disks", "test", "--uri", URI)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[2].split() == ["vda", "/guest/diskimage1", "-"]
@@ -158,3 +166,58 @@ def test_cli_unknown_domain_fails_without_traceback() -> None:
     r = _cli("virt", "disks", "nope", "--uri", URI)
     assert r.returncode == 1
     assert r.stderr.strip() == "stackbox: no domain named 'nope' (by name or uuid)"
+
+
+def _marked(conn: libvirt.virConnect, cloud_id: str, disk: str) -> libvirt.virDomain:
+    name = f"sbx-own-{uuid.uuid4().hex[:8]}"
+    meta = c.NovaLikeMetadata("1.0", "vm", "2026-12-02 00:00:00", cloud_id=cloud_id)
+    disks = [c.Disk(type="file", device="disk", target_dev="vda", source_file=disk)]
+    dom = c.Domain(
+        type="test", name=name, memory=65536, metadata=meta, devices=c.Devices(disks=disks)
+    )
+    return conn.defineXML(dom.to_xml_string())
+
+
+def test_owners_orphans_and_their_removal(conn: libvirt.virConnect, tmp_path: Path) -> None:
+    mine, wiped, alive = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
+    (tmp_path / "disk").write_text("")
+    ours, rowless = _marked(conn, mine, str(tmp_path / "disk")), _marked(conn, mine, "/x")
+    gone = _marked(conn, wiped, str(tmp_path / "wiped" / "disk"))
+    running = _marked(conn, alive, str(tmp_path / "disk"))
+    running.create()
+    here = tools.Cloud(mine, frozenset({ours.UUIDString()}))
+    try:
+        rows = {r.name: r for r in tools.list_domains(conn, here)}
+        assert rows["test"].owner == "not stackbox" and not rows["test"].orphan
+        assert (rows[ours.name()].owner, rows[ours.name()].orphan) == ("this cloud", False)
+        assert rows[rowless.name()].orphan
+        assert (rows[gone.name()].owner, rows[gone.name()].orphan) == (
+            f"another stackbox cloud {wiped}",
+            True,
+        )
+        assert not rows[running.name()].orphan  # its files are there: it runs
+        out = io.StringIO()
+        assert tools.domains_command(URI, out=out, cloud=here) == 0
+        text = out.getvalue()
+        assert f"stackbox virt remove-orphans --cloud {wiped} --uri {URI}" in text
+        assert f"--cloud {alive}" not in text and "(orphan)" in text
+
+        out = io.StringIO()
+        assert orphans.remove_orphans_command(URI, alive, here, out=out) == 0
+        assert running.isActive() and "left" in out.getvalue()
+        removed, kept = orphans.remove_orphans(conn, wiped, here)
+        assert [r.uuid for r in removed] == [gone.UUIDString()] and kept == []
+        removed, kept = orphans.remove_orphans(conn, mine, here)
+        assert [r.uuid for r in removed] == [rowless.UUIDString()]
+        assert [r.uuid for r in kept] == [ours.UUIDString()]
+        left = {d.UUIDString() for d in conn.listAllDomains()}
+        assert {ours.UUIDString(), running.UUIDString()} <= left
+        assert not {gone.UUIDString(), rowless.UUIDString()} & left
+    finally:
+        for dom in (ours, rowless, gone, running):
+            try:
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
+            except libvirt.libvirtError:
+                continue

@@ -22,8 +22,8 @@ from stackbox.api.framework import Req, Router
 from stackbox.compute.api import common, lookup
 from stackbox.compute.api.microversion import version
 from stackbox.compute.api.services import compute_services, state_of, status_of
+from stackbox.compute.cloud import instance_name
 from stackbox.compute.models import ComputeNode, Instance
-from stackbox.compute.payload import domain_name
 
 COUNTERS = (
     "vcpus",
@@ -84,7 +84,7 @@ def _servers(req: Req, node: ComputeNode) -> list[dict[str, str]]:
     template = str(req.state.cfg.get("compute", "instance_name_template"))
     out = []
     for uuid, _name, num in req.db.execute(q):
-        out.append({"name": domain_name(template, num), "uuid": uuid})
+        out.append({"name": instance_name(req.db, template, num), "uuid": uuid})
     return out
 
 

@@ -22,8 +22,8 @@ from stackbox.api.framework import Req
 from stackbox.compute import states
 from stackbox.compute.api import common
 from stackbox.compute.api.microversion import version
+from stackbox.compute.cloud import instance_name
 from stackbox.compute.models import Instance, InstanceFault
-from stackbox.compute.payload import domain_name
 
 # Statuses that carry a `progress` key (Nova's _progress_statuses).
 _PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
@@ -174,8 +174,8 @@ def _server(req: Req, inst: Instance, *, detail: bool) -> dict[str, Any]:
     s["OS-SRV-USG:terminated_at"] = common.iso_us(inst.terminated_at)
     if admin_attrs:
         s["OS-EXT-SRV-ATTR:host"] = inst.host
-        s["OS-EXT-SRV-ATTR:instance_name"] = domain_name(
-            req.state.cfg.get("compute", "instance_name_template"), inst.id
+        s["OS-EXT-SRV-ATTR:instance_name"] = instance_name(
+            req.db, req.state.cfg.get("compute", "instance_name_template"), inst.id
         )
         s["OS-EXT-SRV-ATTR:hypervisor_hostname"] = inst.node
     if mv >= (2, 3) and admin_attrs:

@@ -19,6 +19,7 @@ from stackbox import config
 from stackbox.compute import states
 from stackbox.compute.api import server_diagnostics as view
 from stackbox.virt import select
+from stackbox.virt.config_metadata import NS_STACKBOX
 from stackbox.virt.driver import GuestNotFound
 from stackbox.virt.libvirt_driver import LibvirtDriver
 from tests.compute.api.actions_helpers import HOST, make_instance, who
@@ -26,12 +27,15 @@ from tests.compute.api.conftest import Cloud, call
 
 TEST_URI = "test:///default"
 MAC = "fa:16:3e:00:00:01"
+CLOUD = uuidlib.uuid4().hex  # the guest is marked as this cloud's, as the driver wants
 
 
 def _domain_xml(uuid: str) -> str:
     return f"""<domain type='test'>
   <name>diag-{uuid[:8]}</name><uuid>{uuid}</uuid>
   <memory unit='KiB'>262144</memory><vcpu>2</vcpu>
+  <metadata><stackbox:instance xmlns:stackbox="{NS_STACKBOX}">
+    <stackbox:cloud id="{CLOUD}"/></stackbox:instance></metadata>
   <os><type arch='x86_64'>hvm</type></os>
   <devices>
     <disk type='file' device='disk'><source file='/nowhere/disk'/>
@@ -45,7 +49,8 @@ def _domain_xml(uuid: str) -> str:
 
 @pytest.fixture
 def drv(tmp_path: Any) -> Iterator[LibvirtDriver]:
-    d = LibvirtDriver(TEST_URI, select.guest_host_config(config.load(env={}), TEST_URI), tmp_path)
+    host_config = select.guest_host_config(config.load(env={}), TEST_URI)
+    d = LibvirtDriver(TEST_URI, host_config, tmp_path, cloud_id=CLOUD)
     yield d
     d.host.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,8 @@ def test_show_at_2_1_has_the_samples_keys(srv: Srv) -> None:
     assert user_view["image"]["id"] == srv.images["tiny"]
     assert user_view["OS-EXT-AZ:availability_zone"] == "nova"
     assert user_view["OS-SRV-USG:launched_at"].count(".") == 1
-    assert admin_view["OS-EXT-SRV-ATTR:instance_name"].startswith("instance-")
+    # the cloud's default template: sbx-<8 hex of the cloud id>-<id in hex>
+    assert re.fullmatch(r"sbx-[0-9a-f]{8}-[0-9a-f]{8}", admin_view["OS-EXT-SRV-ATTR:instance_name"])
     for key in ("created", "updated"):
         assert user_view[key].endswith("Z") and len(user_view[key]) == 20
 
