@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 
 from stackbox import bus as sbbus
 from stackbox import config, privileged
+from stackbox.compute import cloud as cloud_id
 from stackbox.compute.imagecache import FileImageSource, ImageCache
 from stackbox.compute.imageupload import ImageUploader
 from stackbox.compute.manager import ComputeManager
@@ -167,7 +168,9 @@ def _compute(stack: Stack, bus: sbbus.Bus, host: str, tmp: Path) -> ComputeManag
     uploader = ImageUploader(
         "http://127.0.0.1:18080/image", conductor.service_token, transport=transport
     )
-    return ComputeManager(cfg, bus, drv, host, images, uploader)
+    with stack.state.db.session() as s:
+        ref = cloud_id.load_or_create(s)
+    return ComputeManager(cfg, bus, drv, host, images, uploader, cloud=ref)
 
 
 def _seed(stack: Stack, tmp: Path) -> None:
