@@ -21,6 +21,8 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -331,15 +333,37 @@ async def read_json(request: Request, limit: int) -> Any:
         raise errors.BadRequest("Malformed request body: it is not valid JSON.") from None
 
 
-_VALIDATORS: dict[int, jsonschema.protocols.Validator] = {}
+# Formats ("ipv4", "ipv6", ...) are checked, as Nova's validator does.
+FORMATS = jsonschema.FormatChecker()
+# Compiled validators, least recently used first. Keyed by id() but holding the schema
+# itself, so an id is never reused while its entry lives; bounded, so a caller that
+# builds schemas per request costs time, not memory. Schemas are module constants: the
+# bound is far above their number.
+VALIDATORS_MAX = 512
+_VALIDATORS: OrderedDict[int, tuple[dict, jsonschema.protocols.Validator]] = OrderedDict()
+_VALIDATORS_LOCK = threading.Lock()
+
+
+def validator(schema: dict) -> jsonschema.protocols.Validator:
+    """The compiled (Draft 2020-12, formats checked) validator of `schema`."""
+    key = id(schema)
+    with _VALIDATORS_LOCK:
+        entry = _VALIDATORS.get(key)
+        if entry is not None and entry[0] is schema:
+            _VALIDATORS.move_to_end(key)
+            return entry[1]
+    compiled = jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
+    with _VALIDATORS_LOCK:
+        _VALIDATORS[key] = (schema, compiled)
+        _VALIDATORS.move_to_end(key)
+        while len(_VALIDATORS) > VALIDATORS_MAX:
+            _VALIDATORS.popitem(last=False)
+    return compiled
 
 
 def validate(schema: dict, body: Any) -> None:
     """400 with a message naming the offending field when `body` breaks `schema`."""
-    validator = _VALIDATORS.get(id(schema))
-    if validator is None:
-        validator = _VALIDATORS[id(schema)] = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    error = jsonschema.exceptions.best_match(validator(schema).iter_errors(body))
     if error is None:
         return
     where = ".".join(str(p) for p in error.absolute_path)

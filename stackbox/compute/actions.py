@@ -3,6 +3,8 @@
 
 - `check_state(action, inst, vm_states, task_states)`: Nova's `check_instance_state`,
   raising `InstanceInvalidState` with Nova's wording.
+- `allowed_vm_states(action)`: the action's entry in `states.ALLOWED`; an action
+  without one raises `NoStateRule` (fail closed: the API answers 409).
 - `set_task_state(s, inst, task_state, ...)`: ONE conditional UPDATE
   (`... WHERE task_state IS NULL [AND vm_state IN (...)]`), so two racing requests can
   never both start an action: the loser gets False and the API answers 409.
@@ -54,9 +56,23 @@ def check_state(
         raise InstanceInvalidState(action, inst.uuid, "task_state", inst.task_state)
 
 
-def allowed_vm_states(action: str) -> tuple[str, ...] | None:
-    """`states.ALLOWED[action]`, None when the action runs in any vm_state."""
+class NoStateRule(Exception):
+    """`states.ALLOWED` has no entry for the action: nothing says where it may run, so
+    it may run nowhere (the API answers 409)."""
+
+    def __init__(self, action: str, uuid: str) -> None:
+        self.action, self.uuid = action, uuid
+        super().__init__(
+            f"Cannot '{action}' instance {uuid}: no rule says in which states it may run"
+        )
+
+
+def allowed_vm_states(action: str, uuid: str = "") -> tuple[str, ...] | None:
+    """`states.ALLOWED[action]`, None when the action runs in any vm_state
+    (`states.ANY_STATE`). Fails closed: an action without an entry raises NoStateRule."""
     allowed = states.ALLOWED.get(action)
+    if allowed is None:
+        raise NoStateRule(action, uuid)
     return allowed or None
 
 

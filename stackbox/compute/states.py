@@ -140,7 +140,13 @@ def vm_states_for_status(name: str) -> list[str]:
     return [vm for vm, table in _STATUS.items() if table["default"] == name]
 
 
-# Action name -> vm_states it may run in (task_state must be None unless listed).
+# An ALLOWED entry for an action that may run whatever the vm_state.
+ANY_STATE: Final[tuple[str, ...]] = ()
+
+# Action name -> vm_states it may run in (task_state must be None unless listed). Every
+# name the API checks must be here: an action without an entry runs in no state
+# (compute/actions.py:allowed_vm_states fails closed; tests/compute/api/
+# test_action_rules.py walks every action of the API).
 ALLOWED: Final[dict[str, tuple[str, ...]]] = {
     "reboot": (ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR),  # SOFT only from ACTIVE
     "stop": (ACTIVE, ERROR),
@@ -157,8 +163,8 @@ ALLOWED: Final[dict[str, tuple[str, ...]]] = {
     "shelve": (ACTIVE, STOPPED, PAUSED, SUSPENDED),
     "shelveOffload": (SHELVED,),
     "unshelve": (SHELVED, SHELVED_OFFLOADED),
-    "lock": (),  # any state
-    "unlock": (),
-    "os-getConsoleOutput": (),
-    "delete": (),
+    "lock": ANY_STATE,
+    "unlock": ANY_STATE,
+    "os-getConsoleOutput": ANY_STATE,
+    "delete": ANY_STATE,
 }

@@ -64,6 +64,15 @@ def test_check_state_messages() -> None:
     assert actions.allowed_vm_states("start") == (states.STOPPED,)
 
 
+def test_an_action_missing_from_the_table_is_allowed_nowhere() -> None:
+    assert "teleport" not in states.ALLOWED
+    with pytest.raises(actions.NoStateRule) as exc:
+        actions.allowed_vm_states("teleport", "abc")
+    assert (
+        str(exc.value) == "Cannot 'teleport' instance abc: no rule says in which states it may run"
+    )
+
+
 def test_set_task_state_respects_expected_and_vm_states(db: Database) -> None:
     inst = new_instance(db)
     with db.session() as s:

@@ -12,6 +12,8 @@ raised without the shapes of every version up to it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TypeVar
 
 from starlette.responses import Response
 
@@ -19,6 +21,7 @@ from stackbox.api import errors
 from stackbox.api.framework import Req
 
 Version = tuple[int, int]
+T = TypeVar("T")
 
 MIN: Version = (2, 1)
 MAX: Version = (2, 100)
@@ -72,6 +75,17 @@ def prepare(req: Req) -> None:
 def version(req: Req) -> Version:
     v: Version | None = getattr(req.raw.state, "microversion", None)
     return MIN if v is None else v
+
+
+def pick(table: Sequence[tuple[Version, T]], mv: Version) -> T:
+    """The value of the newest range in `table` ((first version, value) pairs, oldest
+    first, the first at MIN) that starts at or below `mv`: how a handler chooses the
+    schema constant of its microversion."""
+    chosen = table[0][1]
+    for since, value in table:
+        if since <= mv:
+            chosen = value
+    return chosen
 
 
 def decorate(req: Req | None, resp: Response) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from stackbox.api.framework import Req, Router, validate
 from stackbox.compute import quotas
-from stackbox.compute.api.microversion import version
-from stackbox.compute.api.quota_sets import shown, update_schema
+from stackbox.compute.api.microversion import pick, version
+from stackbox.compute.api.quota_sets import CLASS_SCHEMAS, shown
 
 
 def register(router: Router) -> None:
@@ -26,7 +26,7 @@ def register(router: Router) -> None:
         name = req.params["class_name"]
         req.authorize("os_compute_api:os-quota-class-sets:update", {})
         mv = version(req)
-        validate(update_schema(mv, "quota_class_set", force=False, classes=True), req.body)
+        validate(pick(CLASS_SCHEMAS, mv), req.body)
         values = {k: int(v) for k, v in req.body["quota_class_set"].items()}
         quotas.set_class(req.db, name, values)
         current = quotas.class_limits(req.db, name, req.state.cfg)

@@ -15,7 +15,7 @@ from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
 from stackbox.compute import quotas
 from stackbox.compute.api import common
-from stackbox.compute.api.microversion import Version, version
+from stackbox.compute.api.microversion import Version, pick, version
 
 LIMIT = {
     "type": ["integer", "string"],
@@ -38,7 +38,8 @@ def shown(mv: Version, *, classes: bool = False) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def update_schema(mv: Version, key: str, *, force: bool, classes: bool = False) -> dict:
+def build_update_schema(mv: Version, key: str, *, force: bool, classes: bool = False) -> dict:
+    """The PUT schema of microversion `mv` (quota sets, or classes); at import only."""
     props: dict[str, Any] = {name: LIMIT for name in shown(mv, classes=classes)}
     if force:
         props["force"] = {
@@ -51,6 +52,15 @@ def update_schema(mv: Version, key: str, *, force: bool, classes: bool = False) 
         "required": [key],
         "additionalProperties": False,
     }
+
+
+# Where the listed resources change (`shown`); one constant per range.
+SET_SINCE: tuple[Version, ...] = ((2, 1), (2, 36), (2, 57))
+CLASS_SINCE: tuple[Version, ...] = ((2, 1), (2, 50), (2, 57))
+SET_SCHEMAS = tuple((v, build_update_schema(v, "quota_set", force=True)) for v in SET_SINCE)
+CLASS_SCHEMAS = tuple(
+    (v, build_update_schema(v, "quota_class_set", force=False, classes=True)) for v in CLASS_SINCE
+)
 
 
 def _user(req: Req) -> str | None:
@@ -107,7 +117,7 @@ def register(router: Router) -> None:
         project_id = req.params["project_id"]
         req.authorize("os_compute_api:os-quota-sets:update", {"project_id": project_id})
         mv = version(req)
-        validate(update_schema(mv, "quota_set", force=True), req.body)
+        validate(pick(SET_SCHEMAS, mv), req.body)
         body = dict(req.body["quota_set"])
         force = str(body.pop("force", False)).lower() == "true"
         values = {k: int(v) for k, v in body.items()}

@@ -128,27 +128,28 @@ def shelve_offload(req: Req, inst: Instance, _value: Any) -> None:
     base.send(req, comp.simple_action, inst.host, "shelve_offload_instance", payload, rid)
 
 
-def unshelve(req: Req, inst: Instance, value: dict | None) -> None:
+def unshelve(req: Req, inst: Instance, value: Any) -> None:
     base.authorize(req, "os_compute_api:os-shelve:unshelve", inst)
     base.check_locked(req, inst)
-    base.check_state("unshelve", inst, states.ALLOWED["unshelve"])
+    base.check_state("unshelve", inst)
     values: dict[str, Any] = {}
-    if isinstance(value, dict):
-        if value.get("host") is not None:
-            raise errors.BadRequest("Unshelving to a named host is not supported.")
-        if "availability_zone" in value:
-            if inst.vm_state != states.SHELVED_OFFLOADED:
-                raise errors.Conflict(
-                    "Specifying an availability zone when unshelving server "
-                    f'{inst.uuid} with status "{inst.vm_state}" is not supported. '
-                    "The server status must be SHELVED_OFFLOADED."
-                )
-            zone = value["availability_zone"]
-            if zone is not None and zone not in zones.known_zones(
-                req.db, str(req.state.cfg.get("compute", "default_availability_zone"))
-            ):
-                raise errors.BadRequest("The requested availability zone is not available")
-            values["availability_zone"] = zone
+    # Before 2.77 the value means nothing (Nova ignores whatever it is).
+    given = value if isinstance(value, dict) and version(req) >= (2, 77) else {}
+    if given.get("host") is not None:
+        raise errors.BadRequest("Unshelving to a named host is not supported.")
+    if "availability_zone" in given:
+        if inst.vm_state != states.SHELVED_OFFLOADED:
+            raise errors.Conflict(
+                "Specifying an availability zone when unshelving server "
+                f'{inst.uuid} with status "{inst.vm_state}" is not supported. '
+                "The server status must be SHELVED_OFFLOADED."
+            )
+        zone = given["availability_zone"]
+        if zone is not None and zone not in zones.known_zones(
+            req.db, str(req.state.cfg.get("compute", "default_availability_zone"))
+        ):
+            raise errors.BadRequest("The requested availability zone is not available")
+        values["availability_zone"] = zone
     rid = base.begin(req, inst, "unshelve", states.UNSHELVING, values=values)
     if "availability_zone" in values:  # where it may go from now on, as Nova's spec
         requestspec.update(req.db, inst, availability_zone=values["availability_zone"])
@@ -190,7 +191,6 @@ _UNSHELVE_291 = {
                 "availability_zone": {"type": ["string", "null"], "minLength": 1},
                 "host": {"type": "string", "minLength": 1, "maxLength": 255},
             },
-            "minProperties": 1,
             "additionalProperties": False,
         },
     ]
@@ -198,10 +198,10 @@ _UNSHELVE_291 = {
 
 ACTIONS: dict[str, base.ActionSpec] = {
     "createImage": base.ActionSpec(create_image, [((2, 1), _CREATE_IMAGE)]),
-    "shelve": base.ActionSpec(shelve, [((2, 1), base.NULL_ONLY)]),
-    "shelveOffload": base.ActionSpec(shelve_offload, [((2, 1), base.NULL_ONLY)]),
+    "shelve": base.ActionSpec(shelve, base.NO_PARAMETERS),
+    "shelveOffload": base.ActionSpec(shelve_offload, base.NO_PARAMETERS),
     "unshelve": base.ActionSpec(
         unshelve,
-        [((2, 1), base.NULL_ONLY), ((2, 77), _UNSHELVE_277), ((2, 91), _UNSHELVE_291)],
+        [((2, 1), base.ANY_VALUE), ((2, 77), _UNSHELVE_277), ((2, 91), _UNSHELVE_291)],
     ),
 }

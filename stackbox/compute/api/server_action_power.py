@@ -153,7 +153,6 @@ def console_output(req: Req, inst: Instance, value: dict | None) -> tuple[dict, 
     return {"output": _CONTROL.sub("", text)}, 200
 
 
-_NULL = [((2, 1), base.NULL_ONLY)]
 _REBOOT = {
     "type": "object",
     "properties": {"type": {"enum": ["HARD", "Hard", "SOFT", "Soft"]}},
@@ -196,10 +195,10 @@ _CONSOLE = {
 }
 
 ACTIONS: dict[str, base.ActionSpec] = {
-    **{key: base.ActionSpec(_simple(key), _NULL) for key in SIMPLE},
+    **{key: base.ActionSpec(_simple(key), base.NO_PARAMETERS) for key in SIMPLE},
     "reboot": base.ActionSpec(reboot, [((2, 1), _REBOOT)]),
-    "lock": base.ActionSpec(lock, [((2, 1), {}), ((2, 73), _LOCK_273)]),
-    "unlock": base.ActionSpec(unlock, _NULL),
+    "lock": base.ActionSpec(lock, [((2, 1), base.ANY_VALUE), ((2, 73), _LOCK_273)]),
+    "unlock": base.ActionSpec(unlock, base.NO_PARAMETERS),
     "os-resetState": base.ActionSpec(reset_state, [((2, 1), _RESET)]),
     "os-getConsoleOutput": base.ActionSpec(console_output, [((2, 1), _CONSOLE)]),
 }

@@ -45,7 +45,7 @@ def resize(req: Req, inst: Instance, value: dict) -> None:
     base.authorize(req, "os_compute_api:servers:resize", inst)
     base.check_locked(req, inst)
     base.check_host(inst)
-    base.check_state("resize", inst, states.ALLOWED["resize"])
+    base.check_state("resize", inst)
     flv = _flavor(req, value["flavorRef"])
     current = inst.flavor or {}
     if str(current.get("flavorid")) == flv.flavorid:
@@ -135,7 +135,7 @@ def rebuild(req: Req, inst: Instance, value: dict) -> tuple[dict, int]:
     base.authorize(req, "os_compute_api:servers:rebuild", inst)
     base.check_locked(req, inst)
     base.check_host(inst)
-    base.check_state("rebuild", inst, states.ALLOWED["rebuild"])
+    base.check_state("rebuild", inst)
     img = check_image(req, value["imageRef"], inst.flavor or {})
     meta = server_create.image_copy(img)
     flavor = inst.flavor or {}
@@ -160,9 +160,9 @@ def rebuild(req: Req, inst: Instance, value: dict) -> tuple[dict, int]:
     if "description" in value:
         values["display_description"] = value["description"]
     if "accessIPv4" in value:
-        values["access_ip_v4"] = value["accessIPv4"] or None
+        values["access_ip_v4"] = server_create.normalized_ip(value["accessIPv4"], 4)
     if "accessIPv6" in value:
-        values["access_ip_v6"] = value["accessIPv6"] or None
+        values["access_ip_v6"] = server_create.normalized_ip(value["accessIPv6"], 6)
     if "OS-DCF:diskConfig" in value:
         values["disk_config"] = value["OS-DCF:diskConfig"]
     if "key_name" in value:
@@ -241,8 +241,8 @@ _REBUILD_PROPS: dict[str, Any] = {
     "name": _NAME,
     "adminPass": {"type": "string"},
     "metadata": _META,
-    "accessIPv4": {"type": ["string", "null"]},
-    "accessIPv6": {"type": ["string", "null"]},
+    "accessIPv4": server_create.IP4,
+    "accessIPv6": server_create.IP6,
     "OS-DCF:diskConfig": _DISK_CONFIG,
     "preserve_ephemeral": {"type": "boolean"},
     "personality": {"type": "array"},
@@ -264,12 +264,11 @@ def _rebuild_schema(**extra: Any) -> dict:
 _DESCRIPTION = {"type": ["string", "null"], "maxLength": 255}
 _KEY_NAME = {"type": ["string", "null"], "minLength": 1, "maxLength": 255}
 _USER_DATA = {"type": ["string", "null"], "maxLength": 65535}
-_NULL = [((2, 1), base.NULL_ONLY)]
 
 ACTIONS: dict[str, base.ActionSpec] = {
     "resize": base.ActionSpec(resize, [((2, 1), _RESIZE)]),
-    "confirmResize": base.ActionSpec(confirm_resize, _NULL),
-    "revertResize": base.ActionSpec(revert_resize, _NULL),
+    "confirmResize": base.ActionSpec(confirm_resize, base.NO_PARAMETERS),
+    "revertResize": base.ActionSpec(revert_resize, base.NO_PARAMETERS),
     "rebuild": base.ActionSpec(
         rebuild,
         [

@@ -1,10 +1,13 @@
 """POST /v2.1/servers/{server_id}/action: the dispatcher. The body names exactly one
 action (`{"os-stop": null}`); its value is checked against that action's schema for the
 request's microversion, then the instance is looked up (404 for other projects) and
-the action's handler runs. Handlers live in server_action_power.py (power, lock,
-resetState, console), server_action_images.py (createImage, shelve*), and
-server_action_resize.py (resize, confirm/revert, rebuild); shared steps in
-server_action_base.py. A key that names no action here is 400, as Nova answers."""
+the action's handler runs. That is Nova's order: a key that names no action, or a value
+its schema refuses, is 400 whether or not the server exists; a valid body on a missing
+server is 404. Actions without parameters take any value (`null`, `{}`), as in Nova.
+
+Handlers live in server_action_power.py (power, lock, resetState, console),
+server_action_images.py (createImage, shelve*), and server_action_resize.py (resize,
+confirm/revert, rebuild); shared steps in server_action_base.py."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from stackbox.compute.api import (
     server_action_resize,
 )
 from stackbox.compute.api import server_action_base as base
-from stackbox.compute.api.microversion import version
+from stackbox.compute.api.microversion import pick, version
 
 ACTIONS: dict[str, base.ActionSpec] = {
     **server_action_power.ACTIONS,
@@ -28,25 +31,15 @@ ACTIONS: dict[str, base.ActionSpec] = {
 }
 
 
-# {key: [(since, wrapped schema), ...]}: built once, since `validate` caches validators
-# by schema identity. Wrapped as {key: value} so errors name `<action>.<field>`.
+# {key: [(since, wrapped schema), ...]}: module constants, one per microversion range.
+# Wrapped as {key: value} so errors name `<action>.<field>`.
 _SCHEMAS: dict[str, list[tuple[tuple[int, int], dict]]] = {
     key: [
         (since, {"type": "object", "properties": {key: schema}, "required": [key]})
         for since, schema in spec.schemas
-        if schema
     ]
     for key, spec in ACTIONS.items()
 }
-
-
-def _schema(req: Req, key: str) -> dict | None:
-    mv = version(req)
-    chosen = None
-    for since, schema in _SCHEMAS[key]:
-        if since <= mv:
-            chosen = schema
-    return chosen
 
 
 def server_action(req: Req) -> Any:
@@ -59,9 +52,7 @@ def server_action(req: Req) -> Any:
     spec = ACTIONS.get(key)
     if spec is None:
         raise errors.BadRequest(f"There is no such action: {key}")
-    schema = _schema(req, key)
-    if schema is not None:
-        validate(schema, body)
+    validate(pick(_SCHEMAS[key], version(req)), body)
     inst = lookup.get_instance(req, req.params["server_id"])
     return spec.handler(req, inst, value)
 

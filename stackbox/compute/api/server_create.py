@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 import secrets
 import string
@@ -20,11 +21,11 @@ from typing import Any
 import jsonschema
 from sqlalchemy import select
 
-from stackbox.api import errors
+from stackbox.api import errors, framework
 from stackbox.api.framework import Req
 from stackbox.compute import quotas, requestspec, states, zones
 from stackbox.compute.api import lookup, server_groups
-from stackbox.compute.api.microversion import Version, version
+from stackbox.compute.api.microversion import Version, pick, version
 from stackbox.compute.models import (
     Flavor,
     Instance,
@@ -97,7 +98,8 @@ _BDM = {
 }
 
 
-def create_schema(mv: Version) -> dict[str, Any]:
+def build_create_schema(mv: Version) -> dict[str, Any]:
+    """The create schema of microversion `mv`; called at import only (CREATE_SCHEMAS)."""
     props: dict[str, Any] = {
         "name": NAME,
         "imageRef": {"type": "string", "maxLength": 1024},
@@ -159,17 +161,47 @@ def create_schema(mv: Version) -> dict[str, Any]:
     }
 
 
-_CHECKER = jsonschema.FormatChecker()
-_CACHE: dict[int, jsonschema.protocols.Validator] = {}
+# The microversions where the create schema changes (a test checks that every version
+# gets what build_create_schema would build for it); one constant per range.
+CREATE_SINCE: tuple[Version, ...] = (
+    (2, 1), (2, 19), (2, 37), (2, 52), (2, 57), (2, 63), (2, 74), (2, 90),
+)  # fmt: skip
+CREATE_SCHEMAS = tuple((since, build_create_schema(since)) for since in CREATE_SINCE)
+
+
+def create_schema(mv: Version) -> dict[str, Any]:
+    return pick(CREATE_SCHEMAS, mv)
+
+
+def normalized_ip(value: Any, family: int) -> Any:
+    """accessIPv4/accessIPv6 as Nova stores and shows them: the address's canonical
+    text (0000:0000:0000:0000:0000:babe:220.12.22.2 -> ::babe:dc0c:1602). Anything that
+    is not an address of that family is returned as it is, for the schema to reject."""
+    if not isinstance(value, str):
+        return value
+    cls = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+    try:
+        return str(cls(value))
+    except ValueError:
+        return value
+
+
+def normalize_access_ips(body: Any) -> None:
+    """Normalize the accessIPv4/accessIPv6 of a create body in place (before `plan`,
+    which stores them as given)."""
+    fields = body.get("server") if isinstance(body, dict) else None
+    if not isinstance(fields, dict):
+        return
+    for key, family in (("accessIPv4", 4), ("accessIPv6", 6)):
+        if key in fields:
+            fields[key] = normalized_ip(fields[key], family)
 
 
 def validate(schema: dict[str, Any], body: Any) -> None:
     """400 in Nova's words unless `body` matches `schema`."""
     if body is None:
         raise errors.BadRequest("The request body is missing or empty.")
-    v = _CACHE.get(id(schema))
-    if v is None:
-        v = _CACHE[id(schema)] = jsonschema.Draft202012Validator(schema, format_checker=_CHECKER)
+    v = framework.validator(schema)
     err = jsonschema.exceptions.best_match(v.iter_errors(body))
     if err is None:
         return

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
-from stackbox.compute.api.microversion import version
+from stackbox.compute.api.microversion import pick, version
 from stackbox.compute.opmodels import ServerGroup, ServerGroupMember
 
 HARD = ["affinity", "anti-affinity"]
@@ -29,7 +29,8 @@ _NAME = {"type": "string", "minLength": 1, "maxLength": 255,
          "pattern": r"^(?! )[\s\S]*(?<! )$"}  # fmt: skip
 
 
-def _schema(v: tuple[int, int]) -> dict:
+def build_create_schema(v: tuple[int, int]) -> dict:
+    """The create schema of microversion `v`; at import only (CREATE_SCHEMAS)."""
     if v >= (2, 64):
         group: dict[str, Any] = {
             "type": "object",
@@ -68,6 +69,11 @@ def _schema(v: tuple[int, int]) -> dict:
         "required": ["server_group"],
         "additionalProperties": False,
     }
+
+
+# Where the create schema changes; one constant per range.
+CREATE_SINCE: tuple[tuple[int, int], ...] = ((2, 1), (2, 15), (2, 64))
+CREATE_SCHEMAS = tuple((v, build_create_schema(v)) for v in CREATE_SINCE)
 
 
 def view(req: Req, g: ServerGroup) -> dict[str, Any]:
@@ -183,7 +189,7 @@ def register(router: Router) -> None:
         req.authorize("os_compute_api:os-server-groups:create",
                       {"project_id": ctx.project_id, "user_id": ctx.user_id})  # fmt: skip
         v = version(req)
-        validate(_schema(v), req.body)
+        validate(pick(CREATE_SCHEMAS, v), req.body)
         params = req.body["server_group"]
         policy = params["policy"] if v >= (2, 64) else params["policies"][0]
         rules = params.get("rules") or {}

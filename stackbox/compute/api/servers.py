@@ -15,7 +15,7 @@ from stackbox.api import errors
 from stackbox.api.framework import Req, Router
 from stackbox.compute import states
 from stackbox.compute.api import common, lookup, server_create, server_views
-from stackbox.compute.api.microversion import Version, version
+from stackbox.compute.api.microversion import Version, pick, version
 from stackbox.compute.models import Instance
 from stackbox.compute.rpcapi import ConductorAPI
 from stackbox.db.base import utcnow
@@ -257,7 +257,8 @@ def _list(req: Req, detail: bool) -> dict[str, Any]:
     return out
 
 
-def update_schema(mv: Version) -> dict[str, Any]:
+def build_update_schema(mv: Version) -> dict[str, Any]:
+    """The PUT /servers/{id} schema of microversion `mv`; at import only."""
     props: dict[str, Any] = {
         "name": server_create.NAME,
         "accessIPv4": server_create.IP4,
@@ -278,10 +279,16 @@ def update_schema(mv: Version) -> dict[str, Any]:
     }
 
 
+# Where the update schema changes; one constant per range.
+UPDATE_SINCE: tuple[Version, ...] = ((2, 1), (2, 19), (2, 90))
+UPDATE_SCHEMAS = tuple((since, build_update_schema(since)) for since in UPDATE_SINCE)
+
+
 def register(router: Router) -> None:
     @router.route("POST", "/v2.1/servers", status=202)
     def create(req: Req) -> dict:
         req.authorize("os_compute_api:servers:create", {"project_id": req.context.project_id})
+        server_create.normalize_access_ips(req.body)
         plan = server_create.plan(req, req.body)
         uuids = [i.uuid for i in plan.instances]
         lookup.commit_and_send(
@@ -321,7 +328,7 @@ def register(router: Router) -> None:
 
     @router.route("PUT", "/v2.1/servers/{server_id}")
     def update(req: Req) -> dict:
-        server_create.validate(update_schema(version(req)), req.body)
+        server_create.validate(pick(UPDATE_SCHEMAS, version(req)), req.body)
         inst = lookup.get_instance(req, req.params["server_id"])
         req.authorize("os_compute_api:servers:update", lookup.target(inst))
         changes: dict[str, Any] = req.body["server"]
@@ -330,9 +337,9 @@ def register(router: Router) -> None:
         if "description" in changes:
             inst.display_description = changes["description"]
         if "accessIPv4" in changes:
-            inst.access_ip_v4 = changes["accessIPv4"]
+            inst.access_ip_v4 = server_create.normalized_ip(changes["accessIPv4"], 4)
         if "accessIPv6" in changes:
-            inst.access_ip_v6 = changes["accessIPv6"]
+            inst.access_ip_v6 = server_create.normalized_ip(changes["accessIPv6"], 6)
         if "hostname" in changes:
             inst.hostname = changes["hostname"]
         if "OS-DCF:diskConfig" in changes:

@@ -91,13 +91,7 @@ def _find(req: Req, ident: str) -> ServiceRecord:
     return rec
 
 
-def _by_host_binary(req: Req, body: Any, extra: dict[str, Any]) -> ServiceRecord:
-    schema = {
-        "type": "object",
-        "properties": {"host": {"type": "string"}, "binary": {"type": "string"}, **extra},
-        "required": ["host", "binary", *extra],
-        "additionalProperties": False,
-    }
+def _by_host_binary(req: Req, body: Any, schema: dict[str, Any]) -> ServiceRecord:
     validate(schema, body)
     rec = req.db.scalar(
         select(ServiceRecord).where(
@@ -109,7 +103,20 @@ def _by_host_binary(req: Req, body: Any, extra: dict[str, Any]) -> ServiceRecord
     return rec
 
 
+def _host_binary_schema(**extra: Any) -> dict[str, Any]:
+    """A legacy (before 2.53) action's body: host, binary and `extra`; at import only."""
+    return {
+        "type": "object",
+        "properties": {"host": {"type": "string"}, "binary": {"type": "string"}, **extra},
+        "required": ["host", "binary", *extra],
+        "additionalProperties": False,
+    }
+
+
 _REASON = {"type": "string", "minLength": 1, "maxLength": 255}
+ENABLE = _host_binary_schema()
+DISABLE_LOG_REASON = _host_binary_schema(disabled_reason=_REASON)
+FORCE_DOWN = _host_binary_schema(forced_down={"type": "boolean"})
 UPDATE_V253 = {
     "type": "object",
     "properties": {
@@ -153,12 +160,12 @@ def _update_v253(req: Req, rec: ServiceRecord) -> dict:
 def _legacy_action(req: Req, action: str) -> dict:
     v = version(req)
     if action in ("enable", "disable"):
-        rec = _by_host_binary(req, req.body, {})
+        rec = _by_host_binary(req, req.body, ENABLE)
         rec.disabled = action == "disable"
         rec.disabled_reason = None
         return {"service": {"binary": rec.binary, "host": rec.host, "status": status_of(rec)}}
     if action == "disable-log-reason":
-        rec = _by_host_binary(req, req.body, {"disabled_reason": _REASON})
+        rec = _by_host_binary(req, req.body, DISABLE_LOG_REASON)
         rec.disabled = True
         rec.disabled_reason = req.body["disabled_reason"]
         return {
@@ -170,7 +177,7 @@ def _legacy_action(req: Req, action: str) -> dict:
             }
         }
     if action == "force-down" and v >= (2, 11):
-        rec = _by_host_binary(req, req.body, {"forced_down": {"type": "boolean"}})
+        rec = _by_host_binary(req, req.body, FORCE_DOWN)
         rec.forced_down = req.body["forced_down"]
         return {"service": {"binary": rec.binary, "host": rec.host, "forced_down": rec.forced_down}}
     raise errors.NotFound(f"Unknown action {action}")

@@ -163,3 +163,20 @@ def test_rebuild_rejects_invisible_inactive_and_too_big_images(
         assert r.status_code == 400, r.text
         assert text in error(r)[2]
     assert instance(cloud, uid).task_state is None
+
+
+def test_rebuild_checks_and_normalizes_access_ips(cloud: Cloud, bus: Bus, me: Who) -> None:
+    image_id = _active_image(cloud, me)
+    uid = make_instance(cloud, me)
+    for bad in ({"accessIPv4": "10.0.0.256"}, {"accessIPv6": "1.2.3.4"}, {"accessIPv4": None}):
+        r = act(cloud, me.headers, uid, {"rebuild": {"imageRef": image_id, **bad}})
+        assert r.status_code == 400, (bad, r.text)
+        assert error(r)[0] == "badRequest"
+    long_form = "0000:0000:0000:0000:0000:babe:220.12.22.2"
+    body = {"imageRef": image_id, "accessIPv4": "10.0.0.9", "accessIPv6": long_form}
+    r = act(cloud, me.headers, uid, {"rebuild": body})
+    assert r.status_code == 202, r.text
+    server = r.json()["server"]
+    assert (server["accessIPv4"], server["accessIPv6"]) == ("10.0.0.9", "::babe:dc0c:1602")
+    row = instance(cloud, uid)
+    assert (row.access_ip_v4, row.access_ip_v6) == ("10.0.0.9", "::babe:dc0c:1602")

@@ -157,7 +157,6 @@ def test_reboot_soft_and_hard(cloud: Cloud, bus: Bus, me: Who) -> None:
         {},
         {"os-stop": None, "os-start": None},
         {"os-fly": None},
-        {"os-stop": {}},
         {"reboot": {"type": "gentle"}},
         {"reboot": {}},
         {"createImage": {}},

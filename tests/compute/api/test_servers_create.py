@@ -204,3 +204,15 @@ def test_an_image_can_require_a_config_drive(srv: Srv) -> None:
     assert s["config_drive"] == "True"
     plain = srv.get(f"/servers/{srv.boot()}").json()["server"]
     assert plain["config_drive"] == ""
+
+
+def test_access_ips_are_checked_and_stored_normalized(srv: Srv) -> None:
+    # Tempest's test_create_server: Nova shows the address in its compressed form.
+    long_form = "0000:0000:0000:0000:0000:babe:220.12.22.2"
+    sid = srv.boot(accessIPv4="1.1.1.1", accessIPv6=long_form)
+    shown = srv.get(f"/servers/{sid}").json()["server"]
+    assert (shown["accessIPv4"], shown["accessIPv6"]) == ("1.1.1.1", "::babe:dc0c:1602")
+    for bad in ({"accessIPv4": "1.1.1"}, {"accessIPv4": "::1"}, {"accessIPv6": "babe"}):
+        msg = _error(srv.post(srv.body(**bad)), 400)
+        field = next(iter(bad))
+        assert msg.startswith(f"Invalid input for field/attribute {field}. Value: "), msg

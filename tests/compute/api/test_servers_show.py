@@ -172,6 +172,7 @@ def test_update(srv: Srv) -> None:
     assert srv.put(f"/servers/{sid}", {"server": {"description": "x"}}).status_code == 400
     assert srv.put(f"/servers/{sid}", {"server": {"name": ""}}).status_code == 400
     assert srv.put(f"/servers/{sid}", {"server": {"accessIPv4": "nope"}}).status_code == 400
+    assert srv.put(f"/servers/{sid}", {"server": {"accessIPv6": "10.0.0.1"}}).status_code == 400
     other = srv.boot(who=srv.admin)
     assert srv.put(f"/servers/{other}", {"server": {"name": "x"}}).status_code == 404
     assert srv.get(f"/servers/{sid}").json()["server"]["name"] == "renamed"
@@ -185,3 +186,12 @@ def test_detail_at_max_has_the_samples_keys(srv: Srv) -> None:
     keys = list(sample["servers"][0])
     r = srv.get(f"/servers/detail?all_tenants=1&name={name}", who=srv.admin, mv=MAXMV)
     assert [list(s) for s in r.json()["servers"]] == [keys]
+
+
+def test_update_normalizes_access_ipv6(srv: Srv) -> None:
+    sid = srv.boot()
+    body = {"server": {"accessIPv6": "2001:0DB8:0000:0000:0000:0000:0000:0001"}}
+    r = srv.put(f"/servers/{sid}", body)
+    assert r.status_code == 200, r.text
+    assert r.json()["server"]["accessIPv6"] == "2001:db8::1"
+    assert srv.get(f"/servers/{sid}").json()["server"]["accessIPv6"] == "2001:db8::1"
