@@ -22,6 +22,7 @@ from stackbox.api.app import build_app
 from stackbox.compute.bootstrap import ensure_default_flavors
 from stackbox.config import Config
 from stackbox.identity.bootstrap import Credentials, bootstrap
+from stackbox.image.metadef_load import load_metadefs
 from stackbox.image.recovery import recover as recover_images
 
 LOG = logging.getLogger("stackbox.up")
@@ -112,6 +113,7 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
     with db.session() as s:
         creds = await asyncio.to_thread(bootstrap, s, cfg)
         await asyncio.to_thread(ensure_default_flavors, s)
+        await asyncio.to_thread(load_metadefs, s)
     bus = sbbus.connect("local://", default_timeout=cfg.get("transport", "rpc_timeout"))
     await bus.start()
     state.bus = bus
