@@ -136,6 +136,7 @@ class ComputeAPI:
         )
         return dict(result)
 
+
     async def get_host_uptime(self, host: str) -> str | None:
         """The host's `uptime` line (hypervisor uptime API); a short wait: a host that
         does not answer shows none."""
