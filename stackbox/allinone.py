@@ -28,6 +28,7 @@ from stackbox.identity.tokens import TokenService
 from stackbox.service import roles
 from stackbox.service.roles import RoleContext
 from stackbox.service.runner import Service
+from stackbox.image.metadef_load import load_metadefs
 
 LOG = logging.getLogger("stackbox.up")
 
@@ -121,6 +122,7 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
     with db.session() as s:
         creds = await asyncio.to_thread(bootstrap, s, cfg)
         await asyncio.to_thread(ensure_default_flavors, s)
+        await asyncio.to_thread(load_metadefs, s)
     bus = sbbus.connect("local://", default_timeout=cfg.get("transport", "rpc_timeout"))
     await bus.start()
     state.bus = bus

@@ -204,14 +204,16 @@ def _db(cfg: sbconfig.Config, what: str) -> int:
         if what == "upgrade":
             from stackbox.compute.bootstrap import ensure_default_flavors
             from stackbox.identity.bootstrap import bootstrap
+            from stackbox.image.metadef_load import load_metadefs
 
             migrate.upgrade(db.engine)
             with db.session() as s:
                 bootstrap(s, cfg)
                 ensure_default_flavors(s)
+                load_metadefs(s)
             print(
-                f"database at revision {migrate.current(db.engine)}; identity and default "
-                "flavors bootstrapped"
+                f"database at revision {migrate.current(db.engine)}; identity, default "
+                "flavors and metadata definitions bootstrapped"
             )
         else:
             print(migrate.current(db.engine) or "empty")

@@ -11,6 +11,13 @@ from stackbox.image.api import (
     images,
     info,
     members,
+    metadefs_common,
+    metadefs_namespaces,
+    metadefs_objects,
+    metadefs_properties,
+    metadefs_resource_types,
+    metadefs_schemas,
+    metadefs_tags,
     policies,
     schemas,
     tags,
@@ -28,11 +35,26 @@ ROUTER = Router(
     "image",
     prefix="/image",
     style="image",
-    policy_defaults=policies.RULES,
+    policy_defaults={**policies.RULES, **metadefs_common.RULES},
     decorate=_decorate,
     forbidden_message=lambda action: f"You are not authorized to complete {action} action.",
 )
 
-for module in (versions, schemas, info, images, actions, tags, members, upload):
+for module in (
+    versions,
+    schemas,
+    info,
+    images,
+    actions,
+    tags,
+    members,
+    upload,
+    metadefs_schemas,
+    metadefs_namespaces,
+    metadefs_objects,
+    metadefs_properties,
+    metadefs_resource_types,
+    metadefs_tags,
+):
     module.register(ROUTER)
 tasks.register(ROUTER)
