@@ -25,10 +25,10 @@ from stackbox.config import Config
 from stackbox.db import Database
 from stackbox.identity.bootstrap import Credentials, bootstrap
 from stackbox.identity.tokens import TokenService
+from stackbox.image.metadef_load import load_metadefs
 from stackbox.service import roles
 from stackbox.service.roles import RoleContext
 from stackbox.service.runner import Service
-from stackbox.image.metadef_load import load_metadefs
 
 LOG = logging.getLogger("stackbox.up")
 
