@@ -136,7 +136,6 @@ class ComputeAPI:
         )
         return dict(result)
 
-
     async def get_host_uptime(self, host: str) -> str | None:
         """The host's `uptime` line (hypervisor uptime API); a short wait: a host that
         does not answer shows none."""

@@ -10,9 +10,16 @@ from stackbox.identity.api import (
     assignments,
     auth,
     catalog_api,
+    credentials,
+    domain_config,
     domains,
+    ec2,
+    endpoint_groups,
     groups,
+    oauth_consumers,
     policies,
+    policies_extra,
+    policy_docs,
     projects,
     roles,
     users,
@@ -25,8 +32,18 @@ def _vary(req: Req | None, resp: Response) -> None:
 
 
 ROUTER = Router(
-    "identity", prefix="/identity", style="identity", policy_defaults=policies.RULES, decorate=_vary
+    "identity",
+    prefix="/identity",
+    style="identity",
+    policy_defaults={**policies.RULES, **policies_extra.RULES},
+    decorate=_vary,
 )
 
 for module in (versions, auth, domains, projects, users, groups, roles, assignments, catalog_api):
     module.register(ROUTER)
+credentials.register(ROUTER)
+ec2.register(ROUTER)
+policy_docs.register(ROUTER)
+domain_config.register(ROUTER)
+endpoint_groups.register(ROUTER)
+oauth_consumers.register(ROUTER)
