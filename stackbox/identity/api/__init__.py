@@ -22,6 +22,7 @@ from stackbox.identity.api import (
     policy_docs,
     projects,
     roles,
+    trust_api,
     users,
     versions,
 )
@@ -47,3 +48,4 @@ policy_docs.register(ROUTER)
 domain_config.register(ROUTER)
 endpoint_groups.register(ROUTER)
 oauth_consumers.register(ROUTER)
+trust_api.register(ROUTER)
