@@ -3,8 +3,9 @@
 
 Only the trustor creates a trust, delegating roles it holds on the project (by id or
 name). `expires_at` and `remaining_uses` limit it; an expired or used-up trust is not
-found. Trusts cannot be updated. Redelegation (a trust created with a trust-scoped
-token) is refused; `allow_redelegation` is recorded as Keystone records it.
+found (listed, and deletable, still). Trusts cannot be updated. Redelegation (a trust
+created with a trust-scoped token) is refused; `allow_redelegation` is recorded as
+Keystone records it.
 """
 
 from __future__ import annotations
@@ -99,9 +100,12 @@ def _roles(req: Req, t: Trust) -> list[Role]:
     return store.roles_by_ids(req.db, set(trusts.role_ids(req.db, t)))
 
 
-def _load(req: Req, action: str) -> Trust:
+def _load(req: Req, action: str, *, spent: bool = False) -> Trust:
+    """The path's trust after the policy check; 404 when it is missing, expired or
+    used up (`spent`: a used-up or expired trust is still found, so that its trustor
+    can delete it and end the tokens it gave)."""
     tid = req.params["trust_id"]
-    t = trusts.usable(req.db, tid)
+    t = req.db.get(Trust, tid) if spent else trusts.usable(req.db, tid)
     if t is None:
         raise not_found("trust", tid)
     req.authorize(
@@ -209,7 +213,7 @@ def _list(req: Req) -> list[Trust]:
         q = q.where(Trust.trustee_user_id == trustee)
     else:
         req.authorize("identity:list_trusts")
-    return [t for t in req.db.scalars(q) if trusts.usable(req.db, t.id) is not None]
+    return list(req.db.scalars(q))
 
 
 def register(router: Router) -> None:
@@ -217,12 +221,15 @@ def register(router: Router) -> None:
     def create_trust(req: Req) -> dict:
         return {"trust": view(req, create(req, req.body["trust"]))}
 
-    @router.route("GET", BASE)
     def list_trusts(req: Req) -> dict:
         return {
             "trusts": [view(req, t, with_roles=False) for t in _list(req)],
             "links": links_for(req, "/OS-TRUST/trusts"),
         }
+
+    # Tempest (like keystoneclient) lists with a trailing slash; Keystone accepts both.
+    router.route("GET", BASE)(list_trusts)
+    router.route("GET", BASE + "/")(list_trusts)
 
     @router.route("GET", BASE + "/{trust_id}")
     def get_trust(req: Req) -> dict:
@@ -230,7 +237,7 @@ def register(router: Router) -> None:
 
     @router.route("DELETE", BASE + "/{trust_id}")
     def delete_trust(req: Req) -> None:
-        req.db.delete(_load(req, "identity:delete_trust"))
+        req.db.delete(_load(req, "identity:delete_trust", spent=True))
         # Tokens of the trust stop validating: drop every process's token cache.
         store.bump_revision(req.db)
 
