@@ -129,3 +129,16 @@ def test_ec2_lifecycle_and_visibility(cloud: Cloud, admin: dict) -> None:
     assert c.post(base, json={}, headers=m.headers).status_code == 400
     assert c.delete(f"{base}/{ec2['access']}", headers=m.headers).status_code == 204
     assert c.get(f"{base}/{ec2['access']}", headers=m.headers).status_code == 404
+
+
+def test_deleting_the_user_or_project_deletes_credentials(cloud: Cloud, admin: dict) -> None:
+    c = cloud.client
+    a, b = member(cloud, admin), member(cloud, admin)
+    by_user = _create(cloud, admin, user_id=a.user["id"], type="cert", blob="x")
+    by_project = _create(
+        cloud, admin, user_id=b.user["id"], project_id=b.project["id"], type="ec2", blob=_blob()
+    )
+    assert c.delete(f"{V3}/users/{a.user['id']}", headers=admin).status_code == 204
+    assert c.delete(f"{V3}/projects/{b.project['id']}", headers=admin).status_code == 204
+    for cred in (by_user, by_project):
+        assert c.get(f"{V3}/credentials/{cred['id']}", headers=admin).status_code == 404

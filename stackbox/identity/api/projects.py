@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
-from stackbox.identity import store
+from stackbox.identity import owned, store
 from stackbox.identity.api import project_domains
 from stackbox.identity.api.common import (
     BOOL,
@@ -107,6 +107,7 @@ def purge_projects(s: Session, ids: list[str]) -> None:
     s.execute(delete(Assignment).where(Assignment.target_id.in_(ids)))
     for pid in ids:
         store.revoke(s, project_id=pid)
+    owned.purge_for_projects(s, ids)
     s.execute(delete(Project).where(Project.id.in_(ids)))
     store.bump_revision(s)
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
-from stackbox.identity import passwords, store
+from stackbox.identity import owned, passwords, store
 from stackbox.identity.api import groups
 from stackbox.identity.api.common import (
     BOOL,
@@ -109,6 +109,7 @@ def purge_users(s: Session, ids: list[str]) -> None:
     )
     for uid in ids:
         store.revoke(s, user_id=uid)
+    owned.purge_for_users(s, ids)
     s.execute(delete(User).where(User.id.in_(ids)))
     store.bump_revision(s)
 
