@@ -20,7 +20,7 @@ from stackbox.api.app import AppState, build_app
 from stackbox.api.policy import Enforcer
 from stackbox.config import Config
 from stackbox.db import Database, migrate
-from stackbox.identity import passwords
+from stackbox.identity import passwords, secrets
 from stackbox.identity.tokens import KeyRepository, TokenService
 from stackbox.image import protections
 
@@ -50,6 +50,7 @@ def make_state(cfg: Config, db: Database, bus: object = None) -> AppState:
     )
     keys = KeyRepository(cfg.key_repository)
     keys.ensure()
+    secrets.box_for(cfg)  # credential keys exist (and are read) before the first request
     identity = TokenService(
         db,
         keys,
