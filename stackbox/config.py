@@ -155,6 +155,14 @@ OPTIONS: list[Opt] = [
         "Directory of token encryption keys (empty: "
         "STATE_DIR/fernet-keys). Share it between API hosts.",
     ),
+    Opt(
+        "identity",
+        "credential_key_repository",
+        str,
+        "",
+        "Directory of the keys encrypting stored credentials (empty: "
+        "STATE_DIR/credential-keys). Share it between API hosts; never rotate it away.",
+    ),
     Opt("identity", "password_hash_time_cost", int, 2, "argon2id iterations."),
     Opt("identity", "password_hash_memory_kib", int, 19456, "argon2id memory in KiB."),
     Opt(
@@ -418,6 +426,12 @@ class Config:
     @property
     def key_repository(self) -> Path:
         return Path(self.get("identity", "key_repository") or self.state_dir / "fernet-keys")
+
+    @property
+    def credential_key_repository(self) -> Path:
+        return Path(
+            self.get("identity", "credential_key_repository") or self.state_dir / "credential-keys"
+        )
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(section.name, value, source, help) for `stackbox config show`."""

@@ -25,6 +25,7 @@ from stackbox.api.policy import Enforcer
 from stackbox.api.routing import IndexedRouter
 from stackbox.config import Config
 from stackbox.db import Database
+from stackbox.identity import secrets
 from stackbox.image import protections
 
 LOG = logging.getLogger("stackbox.api")
@@ -52,7 +53,7 @@ def api_services() -> list[ApiService]:
     from stackbox.image.recovery import recover as recover_images
 
     return [
-        ApiService(identity),
+        ApiService(identity, startup=load_credential_keys),
         ApiService(image, startup=load_image_protections, recover=recover_images),
         ApiService(compute),
     ]
@@ -61,6 +62,12 @@ def api_services() -> list[ApiService]:
 def service_routers() -> list[Router]:
     """Every service's router, from `api_services()`."""
     return [service.router for service in api_services()]
+
+
+def load_credential_keys(state: AppState) -> None:
+    """The identity service's startup: the keys of stored credentials' blobs exist and
+    are read before the first request needs them."""
+    secrets.box_for(state.cfg)
 
 
 def load_image_protections(state: AppState) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from stackbox.api import errors
 from stackbox.api.context import RequestContext
 from stackbox.db import Database
-from stackbox.identity import appcreds, catalog, store
+from stackbox.identity import appcreds, catalog, store, trusts
 from stackbox.identity.models import ApplicationCredential, Domain, Project, User
 
 PAYLOAD_VERSION = 1
@@ -95,24 +95,25 @@ class Payload:
     expires_at: dt.datetime
     audit_ids: tuple[str, ...]
     app_cred_id: str | None = None
+    trust_id: str | None = None  # trust-scoped: user_id is the trustee
 
     def encode(self) -> bytes:
-        extra = [self.app_cred_id] if self.app_cred_id else []
-        return json.dumps(
-            [
-                PAYLOAD_VERSION,
-                self.user_id,
-                list(self.methods),
-                self.project_id,
-                self.domain_id,
-                self.system,
-                int(self.issued_at.replace(tzinfo=dt.UTC).timestamp() * 1e6),
-                int(self.expires_at.replace(tzinfo=dt.UTC).timestamp()),
-                list(self.audit_ids),
-                *extra,
-            ],
-            separators=(",", ":"),
-        ).encode()
+        fields = [
+            PAYLOAD_VERSION,
+            self.user_id,
+            list(self.methods),
+            self.project_id,
+            self.domain_id,
+            self.system,
+            int(self.issued_at.replace(tzinfo=dt.UTC).timestamp() * 1e6),
+            int(self.expires_at.replace(tzinfo=dt.UTC).timestamp()),
+            list(self.audit_ids),
+        ]
+        # Optional tail, trailing Nones dropped: [app_cred_id, trust_id].
+        tail = [self.app_cred_id, self.trust_id]
+        while tail and tail[-1] is None:
+            tail.pop()
+        return json.dumps(fields + tail, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Payload:
@@ -133,6 +134,7 @@ class Payload:
             ts(expires),
             tuple(audits),
             more[0] if more else None,
+            more[1] if len(more) > 1 else None,
         )
 
 
@@ -220,6 +222,7 @@ class TokenService:
         expires_at: dt.datetime | None = None,
         audit_chain: tuple[str, ...] = (),
         app_cred: ApplicationCredential | None = None,
+        trust_id: str | None = None,
     ) -> tuple[str, RequestContext]:
         generation = self._generation
         now = store.utcnow()
@@ -236,6 +239,7 @@ class TokenService:
             min(expires_at, limit) if expires_at else limit,
             (new_audit_id(), *audit_chain[:1]),
             app_cred.id if app_cred is not None else None,
+            trust_id,
         )
         token = self._fernet.encrypt(payload.encode()).decode().rstrip("=")
         ctx = self._context(s, payload)
@@ -270,6 +274,8 @@ class TokenService:
 
     def _context(self, s: Session, p: Payload) -> RequestContext:
         invalid = errors.NotFound("Failed to validate token")
+        if p.trust_id:
+            return self._trust_context(s, p)
         user = s.get(User, p.user_id)
         if user is None or not user.enabled:
             raise invalid
@@ -326,6 +332,37 @@ class TokenService:
             application_credential=cred_info,
         )
 
+    def _trust_context(self, s: Session, p: Payload) -> RequestContext:
+        """A trust-scoped token: the trust's project and delegated roles, shown as the
+        trustor when the trust impersonates."""
+        assert p.trust_id
+        try:
+            ts = trusts.scope(s, p.trust_id, p.user_id, issuing=False)
+        except errors.ApiError:
+            raise errors.NotFound("Failed to validate token") from None
+        udom = s.get(Domain, ts.user.domain_id)
+        pdom = s.get(Domain, ts.project.domain_id)
+        if udom is None or pdom is None or not pdom.enabled:
+            raise errors.NotFound("Failed to validate token")
+        roles = store.roles_by_ids(s, ts.role_ids)
+        return RequestContext(
+            user_id=ts.user.id,
+            user_name=ts.user.name,
+            user_domain_id=udom.id,
+            user_domain_name=udom.name,
+            roles=tuple(r.name for r in roles),
+            role_ids=tuple(r.id for r in roles),
+            project_id=ts.project.id,
+            project_name=ts.project.name,
+            project_domain_id=pdom.id,
+            project_domain_name=pdom.name,
+            methods=p.methods,
+            audit_ids=p.audit_ids,
+            issued_at=p.issued_at,
+            expires_at=p.expires_at,
+            extra={"password_expires_at": None, "trust_id": p.trust_id, "trust": ts.body()},
+        )
+
     def revoke(self, token: str) -> None:
         payload = self.decode(token)
         with self.db.session() as s:
@@ -353,6 +390,8 @@ class TokenService:
                 "name": ctx.project_name,
             }
             body["is_domain"] = False
+            if ctx.extra.get("trust"):
+                body["OS-TRUST:trust"] = ctx.extra["trust"]
         elif ctx.domain_id:
             body["domain"] = {"id": ctx.domain_id, "name": ctx.domain_name}
         elif ctx.system_scope:

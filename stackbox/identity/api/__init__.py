@@ -11,12 +11,20 @@ from stackbox.identity.api import (
     assignments,
     auth,
     catalog_api,
+    credentials,
+    domain_config,
     domains,
+    ec2,
+    endpoint_groups,
     groups,
     implied_roles,
+    oauth_consumers,
     policies,
+    policies_extra,
+    policy_docs,
     projects,
     roles,
+    trust_api,
     users,
     versions,
 )
@@ -27,7 +35,11 @@ def _vary(req: Req | None, resp: Response) -> None:
 
 
 ROUTER = Router(
-    "identity", prefix="/identity", style="identity", policy_defaults=policies.RULES, decorate=_vary
+    "identity",
+    prefix="/identity",
+    style="identity",
+    policy_defaults={**policies.RULES, **policies_extra.RULES},
+    decorate=_vary,
 )
 
 MODULES = (
@@ -42,6 +54,13 @@ MODULES = (
     assignments,
     app_credentials,
     catalog_api,
+    credentials,
+    ec2,
+    policy_docs,
+    domain_config,
+    endpoint_groups,
+    oauth_consumers,
+    trust_api,
 )
 for module in MODULES:
     module.register(ROUTER)

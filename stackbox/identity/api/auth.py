@@ -18,6 +18,7 @@ from stackbox.api import errors
 from stackbox.api.context import RequestContext
 from stackbox.api.framework import Req, Router
 from stackbox.identity import appcreds, catalog, passwords, store
+from stackbox.identity.api import trust_auth
 from stackbox.identity.api.common import self_link, v3_url
 from stackbox.identity.models import ApplicationCredential, Assignment, Domain, Project, User
 from stackbox.identity.tokens import lookup_user
@@ -124,6 +125,11 @@ def _authenticate(req: Req, ident: dict) -> _Authenticated:
             ctx = req.state.identity.validate(tok.get("id", ""))
         except errors.NotFound:
             raise errors.Unauthorized() from None
+        if ctx.extra.get("trust_id"):
+            raise errors.Forbidden(
+                "Using trust-scoped token to create another token. "
+                "Create a new trust-scoped token instead"
+            )
         user = req.db.get(User, ctx.user_id)
         if user is None:
             raise errors.Unauthorized()
@@ -183,6 +189,8 @@ def issue_token(req: Req) -> Response:
     kw: dict[str, Any] = {}
     if who.prior is not None:
         kw = {"expires_at": who.prior.expires_at, "audit_chain": who.prior.audit_ids}
+    if isinstance(scope, dict) and scope.get(trust_auth.TRUST_SCOPE) is not None:
+        return trust_auth.issue(req, user, who.methods, scope[trust_auth.TRUST_SCOPE], kw)
     project = domain = None
     system = False
     if isinstance(scope, dict) and scope.get("project") is not None:

@@ -104,7 +104,7 @@ def register(router: Router) -> None:
         req.authorize("identity:create_group", {"target": {"group": data}})
         domain_id = data.get("domain_id") or req.context.domain_id or DEFAULT_DOMAIN_ID
         if req.db.get(Domain, domain_id) is None:
-            raise errors.BadRequest(f"Could not find domain: {domain_id}.")
+            raise not_found("domain", domain_id)
         name = data["name"].strip()
         if _group_by_name(req.db, name, domain_id) is not None:
             raise _conflict(name, domain_id)

@@ -20,7 +20,8 @@ from starlette.responses import Response
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
-from stackbox.identity import store
+from stackbox.identity import owned, store
+from stackbox.identity.api import project_domains
 from stackbox.identity.api.common import (
     BOOL,
     DEFAULT_DOMAIN_ID,
@@ -76,22 +77,6 @@ def view(req: Req, p: Project | SimpleNamespace) -> dict:
     return out
 
 
-def domain_as_project(req: Req, d: Domain) -> dict:
-    """A domain in project form (`?is_domain=true`): Keystone stores domains that way."""
-    return {
-        "id": d.id,
-        "name": d.name,
-        "domain_id": None,
-        "description": d.description or "",
-        "enabled": d.enabled,
-        "parent_id": None,
-        "is_domain": True,
-        "tags": list((d.extra or {}).get("tags") or []),
-        "options": {},
-        "links": self_link(req, "projects", d.id),
-    }
-
-
 def _conflict(name: str, pid: str | None) -> errors.Conflict:
     return errors.Conflict(
         "Conflict occurred attempting to store project - it is not "
@@ -124,6 +109,7 @@ def purge_projects(s: Session, ids: list[str]) -> None:
     s.execute(delete(Assignment).where(Assignment.target_id.in_(ids)))
     for pid in ids:
         store.revoke(s, project_id=pid)
+    owned.purge_for_projects(s, ids)
     s.execute(delete(Project).where(Project.id.in_(ids)))
     store.bump_revision(s)
 
@@ -170,8 +156,6 @@ def user_project_ids(s: Session, user_id: str) -> set[str]:
 
 
 def _create(req: Req, data: dict) -> Project:
-    if data.get("is_domain"):
-        raise errors.BadRequest("Projects acting as domains are created through /v3/domains.")
     domain_id, parent_id = data.get("domain_id"), data.get("parent_id")
     if parent_id and parent_id != domain_id:
         parent = req.db.get(Project, parent_id)
@@ -195,7 +179,7 @@ def _create(req: Req, data: dict) -> Project:
                 )
     domain_id = domain_id or req.context.domain_id or DEFAULT_DOMAIN_ID
     if req.db.get(Domain, domain_id) is None:
-        raise errors.BadRequest(f"Could not find domain: {domain_id}.")
+        raise not_found("domain", domain_id)
     name = data["name"].strip()
     if store.project_by_name(req.db, name, domain_id) is not None:
         raise _conflict(name, None)
@@ -255,15 +239,21 @@ def register(router: Router) -> None:
         # The hot path: a hit in the per-process entity cache (dropped whenever the
         # identity revision moves; every project write bumps it) opens no session.
         p = store.CACHE.get(lambda: req.db, Project, pid)
-        req.authorize("identity:get_project", _target(p))
         if p is None:
-            raise not_found("project", pid)
+            return {
+                "project": project_domains.view(
+                    req, project_domains.load(req, "identity:get_project")
+                )
+            }
+        req.authorize("identity:get_project", _target(p))
         return {"project": view(req, p)}
 
     @router.route("POST", "/v3/projects", status=201, schema=CREATE_SCHEMA)
     def create_project(req: Req) -> dict:
         data = req.body["project"]
         req.authorize("identity:create_project", {"target": {"project": data}})
+        if data.get("is_domain"):
+            return {"project": project_domains.view(req, project_domains.create(req, data))}
         return {"project": view(req, _create(req, data))}
 
     @router.route("GET", "/v3/projects")
@@ -278,7 +268,7 @@ def register(router: Router) -> None:
                 {"name": Domain.name, "enabled": Domain.enabled},
             )
             q, size = paginate(req, q, Domain.id)
-            rows = [domain_as_project(req, d) for d in req.db.scalars(q)]
+            rows = [project_domains.view(req, d) for d in req.db.scalars(q)]
             return paged(req, "projects", rows, size)
         q = apply_filters(
             req,
@@ -298,12 +288,19 @@ def register(router: Router) -> None:
 
     @router.route("PATCH", "/v3/projects/{project_id}", schema=UPDATE_SCHEMA)
     def update_project(req: Req) -> dict:
+        if req.db.get(Project, req.params["project_id"]) is None:
+            d = project_domains.load(req, "identity:update_project")
+            project_domains.update(req, d, req.body["project"])
+            return {"project": project_domains.view(req, d)}
         p = _load(req, "identity:update_project")
         _update(req, p, req.body["project"])
         return {"project": view(req, p)}
 
     @router.route("DELETE", "/v3/projects/{project_id}")
     def delete_project(req: Req) -> None:
+        if req.db.get(Project, req.params["project_id"]) is None:
+            project_domains.delete(req, project_domains.load(req, "identity:delete_project"))
+            return
         p = _load(req, "identity:delete_project")
         if req.db.scalar(select(Project.id).where(Project.parent_id == p.id).limit(1)):
             raise errors.Forbidden(

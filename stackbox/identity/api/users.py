@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
-from stackbox.identity import appcreds, passwords, store
+from stackbox.identity import appcreds, owned, passwords, store
 from stackbox.identity.api import groups
 from stackbox.identity.api.common import (
     BOOL,
@@ -113,6 +113,7 @@ def purge_users(s: Session, ids: list[str]) -> None:
     appcreds.purge_for_users(s, ids)
     for uid in ids:
         store.revoke(s, user_id=uid)
+    owned.purge_for_users(s, ids)
     s.execute(delete(User).where(User.id.in_(ids)))
     store.bump_revision(s)
 
@@ -120,7 +121,7 @@ def purge_users(s: Session, ids: list[str]) -> None:
 def _create(req: Req, data: dict) -> User:
     domain_id = data.get("domain_id") or req.context.domain_id or DEFAULT_DOMAIN_ID
     if req.db.get(Domain, domain_id) is None:
-        raise errors.BadRequest(f"Could not find domain: {domain_id}.")
+        raise not_found("domain", domain_id)
     name = data["name"].strip()
     if store.user_by_name(req.db, name, domain_id) is not None:
         raise _conflict(name, domain_id)
