@@ -9,11 +9,16 @@
         return {"project": view(row)}
 
 The wrapper around every handler authenticates (`X-Auth-Token`, unless `auth=False`),
-reads and size-limits the body, parses JSON (400 when malformed), validates it against
-the route's JSON schema (400), then runs the handler: a sync handler runs in a worker
+runs the router's `prepare` hook (e.g. microversion parsing), reads and size-limits the
+body, parses JSON (400 when malformed), validates it against the route's JSON schema
+(400), then runs the handler: a sync handler runs in a worker
 thread with a database session (`req.db`) that commits when it returns and rolls back
 when it raises; an async handler runs on the loop. `ApiError`s become the service's own
-error body; anything else is logged and becomes a 500 in the same shape.
+error body; anything else is logged and becomes a 500 in the same shape. The router's
+`decorate` hook sees every response, errors included, with the `Req` (and whatever
+`prepare` stored on it) once the token is accepted; `None` when the request was refused
+before that (bad token, unknown method), as OpenStack's token middleware refuses it
+before the service sees it.
 """
 
 from __future__ import annotations
@@ -137,9 +142,10 @@ class Router:
     style: str
     policy_defaults: dict[str, str] = field(default_factory=dict)
     forbidden_message: Callable[[str], str] = _forbidden_default
-    # Called on every response of this service (e.g. Vary, microversion headers).
+    # Called on every response of this service (e.g. Vary, microversion headers), errors
+    # included; the Req is None when the request was refused before authentication passed.
     decorate: Decorate | None = None
-    # Called before the handler (e.g. to parse microversion headers); may raise ApiError.
+    # Called before the body is read (e.g. to parse microversion headers); may raise ApiError.
     prepare: Callable[[Req], None] | None = None
     specs: list[RouteSpec] = field(default_factory=list)
 
@@ -208,11 +214,12 @@ class _Endpoint:
         request = Request(scope, receive)
         router = self.router
         spec = self.methods.get(request.method)
-        req = None
+        req: Req | None = None
         try:
             if spec is None:
                 raise errors.MethodNotAllowed("The method is not allowed for the requested URL.")
-            req, resp = await _run(spec, self.state, request)
+            req = await _admit(spec, self.state, request)
+            resp = await _run(req)
         except errors.ApiError as err:
             resp = router.render_error(err)
         except Exception:
@@ -243,7 +250,9 @@ class _Endpoint:
 _PLAIN = (Response, JSONResponse)
 
 
-async def _run(spec: RouteSpec, state: AppState, request: Request) -> tuple[Req, Response]:
+async def _admit(spec: RouteSpec, state: AppState, request: Request) -> Req:
+    """The request once its token is accepted (401 otherwise: keystonemiddleware's check,
+    made before the service sees the request)."""
     ctx = None
     if spec.auth:  # open routes (discovery, POST /auth/tokens) ignore any token sent
         token = request.headers.get("x-auth-token")
@@ -254,14 +263,17 @@ async def _run(spec: RouteSpec, state: AppState, request: Request) -> tuple[Req,
         if not ctx.permits(spec.router.name, request.method, path):
             # An application credential limited to other calls (keystonemiddleware: 401).
             raise errors.Unauthorized("Token authorization failed")
-    body = None
-    if not spec.raw_body and request.method in ("POST", "PUT", "PATCH"):
-        body = await read_json(request, state.cfg.get("api", "max_request_body_size"))
-        if spec.schema is not None:
-            validate(spec.schema, body)
-    req = Req(request, state, spec, ctx, body)
-    if spec.router.prepare is not None:
+    return Req(request, state, spec, ctx, None)
+
+
+async def _run(req: Req) -> Response:
+    spec, state, request = req.route, req.state, req.raw
+    if spec.router.prepare is not None:  # before the body: as Nova, 406 wins over bad JSON
         spec.router.prepare(req)
+    if not spec.raw_body and request.method in ("POST", "PUT", "PATCH"):
+        req.body = await read_json(request, state.cfg.get("api", "max_request_body_size"))
+        if spec.schema is not None:
+            validate(spec.schema, req.body)
     if spec.is_async:
         result = await spec.handler(req)
     elif state.inline_reads and request.method in ("GET", "HEAD") and not spec.blocking:
@@ -272,7 +284,7 @@ async def _run(spec: RouteSpec, state: AppState, request: Request) -> tuple[Req,
         result = await anyio.to_thread.run_sync(
             _call_sync, spec.handler, req, state, limiter=state.limiter
         )
-    return req, to_response(result, spec.status)
+    return to_response(result, spec.status)
 
 
 def _call_sync(handler: Handler, req: Req, state: AppState) -> Any:
