@@ -147,29 +147,53 @@ class Cloud:
                 subprocess.run(["virsh", "-c", uri, "undefine", name, *flags], capture_output=True)
 
 
-def _api(cloud: Cloud, path: str, body: dict | None = None, token: str = "") -> tuple:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(cloud.url + path, data=data, method="POST" if data else "GET")
-    req.add_header("Content-Type", "application/json")
+def _api(
+    cloud: Cloud,
+    path: str,
+    body: object = None,
+    token: str = "",
+    method: str | None = None,
+    content_type: str = "application/json",
+) -> tuple:
+    """One request to the cloud; the response's headers and (JSON or raw) body."""
+    data = body if isinstance(body, bytes) else None
+    if body is not None and data is None:
+        data = json.dumps(body).encode()
+    req = urllib.request.Request(cloud.url + path, data=data, method=method)
+    req.add_header("Content-Type", content_type)
     if token:
         req.add_header("X-Auth-Token", token)
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return resp.headers, json.loads(resp.read() or b"null")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        raw = resp.read()
+        if resp.headers.get_content_type() == "application/json" and raw:
+            return resp.headers, json.loads(raw)
+        return resp.headers, raw
 
 
-def default_images(cloud: Cloud) -> tuple[str, str]:
-    """The ids of stackbox's default image (`stackbox-tiny`), as `image_ref` and
-    `image_ref_alt` (Tempest needs two; the kernel image is no bootable disk)."""
+def _admin_token(cloud: Cloud) -> str:
     scope = {"project": {"name": "admin", "domain": {"id": "default"}}}
     user = {"name": "admin", "domain": {"id": "default"}, "password": cloud.password("admin")}
     auth = {"identity": {"methods": ["password"], "password": {"user": user}}, "scope": scope}
     headers, _ = _api(cloud, "/identity/v3/auth/tokens", {"auth": auth})
-    token = headers["X-Subject-Token"]
+    return headers["X-Subject-Token"]
+
+
+def default_images(cloud: Cloud) -> tuple[str, str]:
+    """`image_ref` is stackbox's default image (`stackbox-tiny`); `image_ref_alt` is a
+    public copy of it under another name (Tempest's rebuild tests need two distinct
+    bootable images, and the kernel image is no bootable disk)."""
+    token = _admin_token(cloud)
     _, body = _api(cloud, "/image/v2/images?name=stackbox-tiny", token=token)
     if not body["images"]:
         raise RuntimeError("the default image stackbox-tiny is missing (up.test_guest off?)")
-    ref = body["images"][0]["id"]
-    return ref, ref
+    ref = body["images"][0]
+    _, data = _api(cloud, f"/image/v2/images/{ref['id']}/file", token=token)
+    fields = {"name": "stackbox-tiny-alt", "visibility": "public"}
+    fields |= {k: ref[k] for k in ("disk_format", "container_format", "min_disk", "min_ram")}
+    _, alt = _api(cloud, "/image/v2/images", fields, token=token)
+    octets = "application/octet-stream"
+    _api(cloud, f"/image/v2/images/{alt['id']}/file", data, token, "PUT", octets)
+    return ref["id"], alt["id"]
 
 
 def write_conf(cloud: Cloud, workspace: Path) -> Path:
