@@ -7,6 +7,7 @@ body is streamed into a pending file while MD5 (`checksum`) and SHA-512
 to its final name only once complete, and the row is updated only if the image is
 still `saving`. A broken upload (client gone, size mismatch, over `image_size_cap` or
 the project's `user_storage_quota`) kills the image and leaves no file behind.
+`claim` and `fill` also store what a legacy import task downloads (`legacy_import.py`).
 """
 
 from __future__ import annotations
