@@ -42,6 +42,13 @@ def _list(value: Any) -> list[str]:
     return [v.strip() for v in str(value).split(",") if v.strip()]
 
 
+def _ports(value: Any) -> list[int]:
+    ports = [int(v) for v in (value if isinstance(value, list) else _list(value))]
+    if any(not 0 < p < 65536 for p in ports):
+        raise ValueError(f"not a list of ports: {value!r}")
+    return ports
+
+
 def _json_strings(value: Any) -> list[str]:
     """Multi-valued JSON options ([pci]): a list of JSON strings, or one string (kept
     whole: JSON has commas of its own)."""
@@ -224,6 +231,42 @@ OPTIONS: list[Opt] = [
     Opt("image", "image_member_quota", int, 128, "Most members one image may have."),
     Opt("image", "limit_param_default", int, 25, "Page size of image lists without ?limit."),
     Opt("image", "api_limit_max", int, 1000, "Largest page size of image lists."),
+    # [image_import]: where the legacy `import` task (POST /v2/tasks) may download from;
+    # Glance's [import_filtering_opts] and their defaults, plus allow_internal_hosts.
+    Opt(
+        "image_import",
+        "allowed_schemes",
+        _list,
+        "http,https",
+        "URL schemes imports may use (when set, disallowed_schemes is ignored).",
+    ),
+    Opt("image_import", "disallowed_schemes", _list, "", "URL schemes imports may not use."),
+    Opt(
+        "image_import",
+        "allowed_hosts",
+        _list,
+        "",
+        "The only hosts imports may use, names or IP addresses (empty: any; when set, "
+        "disallowed_hosts is ignored).",
+    ),
+    Opt("image_import", "disallowed_hosts", _list, "", "Hosts imports may not use."),
+    Opt(
+        "image_import",
+        "allowed_ports",
+        _ports,
+        "80,443",
+        "Ports an import URL may name (when set, disallowed_ports is ignored; a URL "
+        "without a port always passes).",
+    ),
+    Opt("image_import", "disallowed_ports", _ports, "", "Ports an import URL may not name."),
+    Opt(
+        "image_import",
+        "allow_internal_hosts",
+        _bool,
+        False,
+        "Let imports download from loopback, private, link-local and other non-public "
+        "addresses (refused by default: they reach this cloud's own services).",
+    ),
     # [up]
     Opt(
         "up",

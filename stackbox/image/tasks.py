@@ -1,6 +1,7 @@
 """The life of an import task record (Glance's `tasks`): an import adds one `pending`
-in the transaction that claims the image, moves it to `processing` when the work
-starts and ends it as `success` (result: the image id) or `failure` (with a message).
+in the transaction that claims the image (a legacy `import` task, POST /v2/tasks, adds
+its own), moves it to `processing` when the work starts and ends it as `success`
+(result: the image id) or `failure` (with a message).
 An ended task expires `TTL` later: from then on it is hidden, and the next new task
 purges it. Every change is one conditional UPDATE, so an ended task never changes again.
 
@@ -23,7 +24,8 @@ from stackbox.image.models import ImageTask
 
 TTL = dt.timedelta(hours=48)  # Glance's [task] task_time_to_live default
 IMPORT = "api_image_import"
-TYPES = ("import", IMPORT, "location_import")
+LEGACY_IMPORT = "import"  # POST /v2/tasks: download a URL into a new image
+TYPES = (LEGACY_IMPORT, IMPORT, "location_import")
 STATUSES = ("pending", "processing", "success", "failure")
 UNFINISHED = ("pending", "processing")
 
@@ -32,10 +34,22 @@ def new_import(
     s: Session, ctx: RequestContext, image_id: str, task_input: dict[str, Any], request_id: str
 ) -> ImageTask:
     """Add the `pending` record of an import of `image_id` (in the caller's transaction)."""
+    return new_task(s, ctx, IMPORT, task_input, request_id, image_id)
+
+
+def new_task(
+    s: Session,
+    ctx: RequestContext,
+    kind: str,
+    task_input: dict[str, Any] | None,
+    request_id: str,
+    image_id: str | None = None,
+) -> ImageTask:
+    """Add a `pending` task of type `kind` owned by the caller's project."""
     purge_expired(s)
     task = ImageTask(
         id=str(uuid.uuid4()),
-        type=IMPORT,
+        type=kind,
         status="pending",
         input=task_input,
         result=None,

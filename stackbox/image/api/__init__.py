@@ -21,6 +21,7 @@ from stackbox.image.api import (
     policies,
     schemas,
     tags,
+    task_create,
     tasks,
     upload,
     versions,
@@ -58,3 +59,4 @@ for module in (
 ):
     module.register(ROUTER)
 tasks.register(ROUTER)
+task_create.register(ROUTER)

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
 from stackbox.api import errors
@@ -16,7 +17,21 @@ from stackbox.image.models import Image, ImageProperty, ImageTag
 
 
 def _create(req: Req) -> JSONResponse:
-    body = req.body
+    img = new_image(req, req.body, req.db)
+    return JSONResponse(
+        common.view(req, img),
+        status_code=201,
+        headers={
+            "Location": f"{req.base_url}/v2/images/{img.id}",
+            "OpenStack-image-import-methods": ",".join(info.IMPORT_METHODS),
+            "OpenStack-image-store-ids": "fs",
+        },
+    )
+
+
+def new_image(req: Req, body: Any, s: Session) -> Image:
+    """Add a `queued` image with the attributes of `body` (POST /v2/images' body), for
+    the caller of `req`, in session `s`: 400/403/409/413 when they are not acceptable."""
     if not isinstance(body, dict):
         raise errors.BadRequest("The request body must be a JSON object of image attributes.")
     ctx = req.context
@@ -42,7 +57,6 @@ def _create(req: Req) -> JSONResponse:
     img = Image(id=image_id, status="queued", **values)
     img.properties = [ImageProperty(name=k, value=v) for k, v in extra.items()]
     img.tags = [ImageTag(value=t) for t in tags]
-    s = req.db
     if s.get(Image, image_id) is not None:
         raise errors.Conflict(f"Image with identifier {image_id} already exists!")
     s.add(img)
@@ -50,15 +64,7 @@ def _create(req: Req) -> JSONResponse:
         s.flush()
     except IntegrityError:
         raise errors.Conflict(f"Image with identifier {image_id} already exists!") from None
-    return JSONResponse(
-        common.view(req, img),
-        status_code=201,
-        headers={
-            "Location": f"{req.base_url}/v2/images/{image_id}",
-            "OpenStack-image-import-methods": ",".join(info.IMPORT_METHODS),
-            "OpenStack-image-store-ids": "fs",
-        },
-    )
+    return img
 
 
 def _patch(req: Req) -> dict:

@@ -45,7 +45,7 @@ def _claim(req: Req, image_id: str, task_input: dict[str, Any], request_id: str)
     return claim
 
 
-def _failure(exc: BaseException) -> str:
+def failure_message(exc: BaseException) -> str:
     if isinstance(exc, errors.ApiError):
         return exc.message
     if not isinstance(exc, Exception):
@@ -65,8 +65,8 @@ def _finish(req: Req, img: Image, task_id: str) -> None:
     except BaseException as exc:
         st.delete(img.id)
         with req.state.db.session() as s:
-            upload._kill(s, img.id, "importing")
-            tasks.fail(s, task_id, _failure(exc))
+            upload.kill(s, img.id, "importing")
+            tasks.fail(s, task_id, failure_message(exc))
         raise
     with req.state.db.session() as s:
         done = common.updated(
@@ -104,5 +104,5 @@ def register(router: Router) -> None:
         image_id = req.params["image_id"]
         task_input = {"image_id": image_id, "import_req": body, "backend": STORES}
         rid = sblog.request_id.get() or ""
-        img, task_id = await upload._db(req, _claim(req, image_id, task_input, rid))
+        img, task_id = await upload.db_call(req, _claim(req, image_id, task_input, rid))
         await anyio.to_thread.run_sync(_finish, req, img, task_id)

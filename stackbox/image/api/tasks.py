@@ -5,8 +5,8 @@ by default: `tasks_api_access`), and their schemas /v2/schemas/task[s].
 As Glance renders them: an image's tasks are raw records (timestamps with
 microseconds and no zone, `deleted` fields), the tasks API uses the task schema's
 shape (`…Z` timestamps, `self`, `schema`). A caller sees the tasks of its own project
-(admins all of them); expired tasks are gone. Records are written by imports only
-(`stackbox/image/tasks.py`); POST /v2/tasks (the legacy `import` task) is not offered."""
+(admins all of them); expired tasks are gone. Records are written by imports
+(`stackbox/image/tasks.py`) and by POST /v2/tasks (`task_create.py`)."""
 
 from __future__ import annotations
 

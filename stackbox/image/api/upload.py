@@ -7,13 +7,14 @@ body is streamed into a pending file while MD5 (`checksum`) and SHA-512
 to its final name only once complete, and the row is updated only if the image is
 still `saving`. A broken upload (client gone, size mismatch, over `image_size_cap` or
 the project's `user_storage_quota`) kills the image and leaves no file behind.
+`claim` and `fill` also store what a legacy import task downloads (`legacy_import.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ INSPECTED = {"qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "vd
 OCTET = "application/octet-stream"
 
 
-async def _db(req: Req, fn: Any, *args: Any) -> Any:
+async def db_call(req: Req, fn: Any, *args: Any) -> Any:
+    """`fn(session, *args)` in a worker thread, in a transaction of its own."""
+
     def run() -> Any:
         with req.state.db.session() as s:
             return fn(s, *args)
@@ -62,7 +65,7 @@ def _declared_size(req: Req) -> int | None:
     return None
 
 
-def _begin(req: Req, image_id: str, to: str) -> Callable[[Any], tuple[Image, int]]:
+def claim(req: Req, image_id: str, to: str) -> Callable[[Any], tuple[Image, int]]:
     """Check and claim the image for an upload: `queued → to`. Returns the image and
     the most bytes this upload may bring."""
 
@@ -97,7 +100,7 @@ def _too_large(limit: int) -> errors.PayloadTooLarge:
     )
 
 
-def _kill(s: Any, image_id: str, status: str) -> None:
+def kill(s: Any, image_id: str, status: str) -> None:
     s.execute(
         update(Image)
         .where(Image.id == image_id, Image.status == status)
@@ -135,14 +138,30 @@ async def receive(req: Req, stage: bool) -> None:
         raise errors.UnsupportedMediaType(f"Unsupported Content-Type {ctype}: use {OCTET}.")
     declared = _declared_size(req)
     to = "uploading" if stage else "saving"
-    img, limit = await _db(req, _begin(req, image_id, to))
+    img, limit = await db_call(req, claim(req, image_id, to))
+    await fill(req, img, _body(req), limit, declared, stage)
+
+
+async def fill(
+    req: Req,
+    img: Image,
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    declared: int | None,
+    stage: bool = False,
+) -> None:
+    """Store `chunks` as the data of `img`, claimed by `claim()`: hashed, checked against
+    `limit` and the `declared` size, its format verified (not for a stage), then
+    committed (`active`, or still `uploading` for a stage). On any failure the pending
+    file is removed, the image killed, and the error raised."""
+    to = "uploading" if stage else "saving"
     st = common.store(req)
     pending: PendingFile = await anyio.to_thread.run_sync(st.new_file, stage)
     ingest = Ingest(pending)
     try:
         if declared is not None and declared > limit:
             raise _too_large(limit)
-        await _stream(req, ingest, limit)
+        await _stream(chunks, ingest, limit)
         digest = await ingest.finish()
         if declared is not None and digest.size != declared:
             raise errors.BadRequest(
@@ -153,25 +172,31 @@ async def receive(req: Req, stage: bool) -> None:
             vsize = await anyio.to_thread.run_sync(
                 virtual_size, pending.path, img.disk_format, digest.size
             )
-        await anyio.to_thread.run_sync(_commit, req, image_id, pending, digest, vsize, stage)
+        await anyio.to_thread.run_sync(_commit, req, img.id, pending, digest, vsize, stage)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await ingest.abort()
-            await _db(req, _kill, image_id, to)
+            await db_call(req, kill, img.id, to)
         raise
 
 
-async def _stream(req: Req, ingest: Ingest, limit: int) -> None:
+async def _body(req: Req) -> AsyncIterator[bytes]:
     try:
         async for chunk in req.raw.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise errors.BadRequest("The client disconnected before the upload completed.") from None
+
+
+async def _stream(chunks: AsyncIterator[bytes], ingest: Ingest, limit: int) -> None:
+    try:
+        async for chunk in chunks:
             if ingest.size + len(chunk) > limit:
                 raise _too_large(limit)
             await ingest.feed(chunk)
     except (errors.ApiError, anyio.get_cancelled_exc_class()):
         raise
-    except ClientDisconnect:
-        raise errors.BadRequest("The client disconnected before the upload completed.") from None
-    except Exception as exc:  # the body could not be read: a broken upload
+    except Exception as exc:  # the data could not be read: a broken upload
         raise errors.BadRequest(f"The image data could not be read: {exc}") from None
 
 
