@@ -49,3 +49,5 @@ MODULES = (
 
 for _name in MODULES:
     importlib.import_module(f"stackbox.compute.api.{_name}").register(ROUTER)
+# Last: the legacy v2 API at /v2 serves every route registered above.
+importlib.import_module("stackbox.compute.api.legacy_v2").mount(ROUTER)
