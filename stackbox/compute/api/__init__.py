@@ -45,6 +45,9 @@ MODULES = (
     "server_groups",
     "images",
     "image_metadata",
+    "extensions",
+    "instance_usage_audit_log",
+    "server_external_events",
 )
 
 for _name in MODULES:
