@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from stackbox import bus as sbbus
-from stackbox.compute import boot, console, power, recovery, resize, snapshot
+from stackbox.compute import boot, console, external_events, power, recovery, resize, snapshot
 from stackbox.compute import states as st
 from stackbox.compute.cloud import CloudRef, check_template
 from stackbox.compute.imagecache import FileImageSource, HttpImageSource, ImageCache, ImageSource
@@ -427,6 +427,10 @@ class ComputeManager:
     async def get_diagnostics(self, instance: dict) -> dict:
         """The guest's activity counters from the hypervisor (issue 5, diagnostics)."""
         return await asyncio.to_thread(self.driver.diagnostics, instance["uuid"])
+
+    async def external_instance_event(self, events: list[dict]) -> None:
+        """Events from other services about instances here (`external_events.py`)."""
+        await external_events.dispatch(self.ctx, self.host, events)
 
 
 async def create(cfg: Any, bus: sbbus.Bus, host: str) -> ComputeManager:

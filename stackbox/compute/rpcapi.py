@@ -5,6 +5,7 @@ compute hosts send each other, as typed client methods over the bus (local or AM
     conductor ──call──▶ scheduler.select_destinations (claims made atomically there)
     API, conductor ──cast──▶ compute@host.<action>(instance=payload, request_id=...)
     API ──call──▶ compute@host.get_console_output
+    API ──cast──▶ compute@host.external_instance_event (events from other services)
     compute ──call──▶ conductor.instance_update / action_event_* / instance_fault_create /
                       instance_destroyed / compute_node_update / instances_for_host
 
@@ -135,6 +136,11 @@ class ComputeAPI:
             COMPUTE_TOPIC, "get_diagnostics", host=host, timeout=CONSOLE_TIMEOUT, instance=instance
         )
         return dict(result)
+
+    async def external_instance_event(self, host: str, events: list[dict]) -> None:
+        """Events from other services (POST /os-server-external-events) about
+        instances on `host`, each {"server_uuid", "name", "status", "tag"?}."""
+        await self._cast(host, "external_instance_event", events=events)
 
     async def get_host_uptime(self, host: str) -> str | None:
         """The host's `uptime` line (hypervisor uptime API); a short wait: a host that

@@ -84,19 +84,19 @@ def test_compute_service_list_and_disable(cloud_up: Running, server: dict) -> No
     host = server["OS-EXT-SRV-ATTR:host"]
     rows = cloud_up.openstack_json(*ADMIN, "compute", "service", "list")
     assert isinstance(rows, list)
-    (cmp,) = [r for r in rows if r["Binary"] == "stackbox-compute"]
+    (cmp,) = [r for r in rows if r["Binary"] == "nova-compute"]
     assert (cmp["Host"], cmp["Status"], cmp["State"], cmp["Zone"]) == (
         host, "enabled", "up", "nova")  # fmt: skip
     cloud_up.openstack(*ADMIN, "compute", "service", "set", "--disable", "--disable-reason",
-                       "fan replacement", host, "stackbox-compute")  # fmt: skip
+                       "fan replacement", host, "nova-compute")  # fmt: skip
     rows = cloud_up.openstack_json(*ADMIN, "compute", "service", "list", "--long")
-    (cmp,) = [r for r in rows if r["Binary"] == "stackbox-compute"]  # type: ignore[union-attr]
+    (cmp,) = [r for r in rows if r["Binary"] == "nova-compute"]  # type: ignore[union-attr]
     assert (cmp["Status"], cmp["Disabled Reason"]) == ("disabled", "fan replacement")
     zones = cloud_up.openstack_json(*ADMIN, "availability", "zone", "list", "--compute")
     assert {"Zone Name": "nova", "Zone Status": "not available"} in zones  # type: ignore[operator]
-    cloud_up.openstack(*ADMIN, "compute", "service", "set", "--enable", host, "stackbox-compute")
+    cloud_up.openstack(*ADMIN, "compute", "service", "set", "--enable", host, "nova-compute")
     rows = cloud_up.openstack_json(*ADMIN, "compute", "service", "list")
-    (cmp,) = [r for r in rows if r["Binary"] == "stackbox-compute"]  # type: ignore[union-attr]
+    (cmp,) = [r for r in rows if r["Binary"] == "nova-compute"]  # type: ignore[union-attr]
     assert cmp["Status"] == "enabled"
 
 

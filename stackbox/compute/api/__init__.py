@@ -45,7 +45,12 @@ MODULES = (
     "server_groups",
     "images",
     "image_metadata",
+    "extensions",
+    "instance_usage_audit_log",
+    "server_external_events",
 )
 
 for _name in MODULES:
     importlib.import_module(f"stackbox.compute.api.{_name}").register(ROUTER)
+# Last: the legacy v2 API at /v2 serves every route registered above.
+importlib.import_module("stackbox.compute.api.legacy_v2").mount(ROUTER)

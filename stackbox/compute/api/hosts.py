@@ -1,5 +1,5 @@
 """Hosts (admin, deprecated in Nova and gone from 2.43): GET /v2.1/os-hosts (one row
-per service: host_name, service (its topic), zone; ?zone=), GET /os-hosts/{host}
+per service but the API's: host_name, service (its topic), zone; ?zone=), GET /os-hosts/{host}
 (Compute admin guide 5.4.10: `(total)`, `(used_now)`, `(used_max)` and one row per
 project with instances there), PUT /os-hosts/{host} {"status": "enable"|"disable"}
 and the power actions (not supported by libvirt: 501, as Nova says). The
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
 from stackbox.compute import zones
+from stackbox.compute.api import service_names
 from stackbox.compute.api.hypervisors import counters
 from stackbox.compute.api.microversion import version
 from stackbox.compute.api.services import compute_services, default_zone, zone_for
@@ -90,6 +91,8 @@ def register(router: Router) -> None:
         wanted = req.query.get("zone")
         hosts = []
         for rec in registry.list_services(req.db):
+            if not service_names.listed(rec.binary):
+                continue
             zone = zone_for(rec, host_zones, default_zone(req))
             if wanted and zone != wanted:
                 continue

@@ -14,7 +14,8 @@ leading zero in either part) is 400, naming no version; a well-formed version ou
 Which responses carry the version, as Nova: every one the compute API answers once the
 token is accepted, errors included; none refused before (bad token, unknown path or
 method), none with an unparsable version, and not the version list at GET /compute/
-(Nova's root resource ignores the headers).
+(Nova's root resource ignores the headers). On the legacy v2 mount (`legacy_v2.py`)
+the headers are neither read nor echoed: every request there is 2.1.
 
 MAX is what we implement, with that version's response shapes: it must never be
 raised without the shapes of every version up to it.
@@ -31,6 +32,7 @@ from starlette.responses import Response
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
+from stackbox.compute.api import legacy_v2
 
 Version = tuple[int, int]
 T = TypeVar("T")
@@ -86,8 +88,8 @@ def check(v: Version) -> None:
 def prepare(req: Req) -> None:
     """Router hook: parse the version once and keep it on the request (also when it is
     out of range: the 406 names it, as Nova's does)."""
-    if req.route.path in UNVERSIONED:
-        return
+    if req.route.path in UNVERSIONED or legacy_v2.is_legacy(req.route.path):
+        return  # `version` is then MIN, and `decorate` adds nothing
     raw = requested(req.headers)
     v = MIN if raw is None else parse(raw)
     req.raw.state.microversion = v

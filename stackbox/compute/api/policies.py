@@ -7,6 +7,7 @@ ADMIN = "role:admin"
 MEMBER = f"{ADMIN} or (role:member and project_id:%(project_id)s)"
 READER = f"{ADMIN} or (role:reader and project_id:%(project_id)s)"
 OWNER_USER = f"{ADMIN} or user_id:%(user_id)s"
+SERVICE = f"role:service or {ADMIN}"  # Nova's service_or_admin: other services' calls
 ANY_READER = f"{ADMIN} or role:reader"
 
 RULES: dict[str, str] = {
@@ -135,4 +136,9 @@ RULES: dict[str, str] = {
     "os_compute_api:os-hosts:shutdown": ADMIN,
     "os_compute_api:os-hosts:reboot": ADMIN,
     "os_compute_api:os-server-diagnostics": ADMIN,
+    # extensions, usage audit log, external events (from Neutron, Cinder, ...)
+    "os_compute_api:extensions": "@",
+    "os_compute_api:os-instance-usage-audit-log:list": ADMIN,
+    "os_compute_api:os-instance-usage-audit-log:show": ADMIN,
+    "os_compute_api:os-server-external-events:create": SERVICE,
 }

@@ -82,7 +82,8 @@ def check_resize_quota(req: Req, inst: Instance, current: dict, flv: Flavor) -> 
         quotas.check(req.db, inst.project_id, inst.user_id, deltas, cfg=req.state.cfg)
 
 
-def confirm_resize(req: Req, inst: Instance, _value: Any) -> None:
+def confirm_resize(req: Req, inst: Instance, _value: Any) -> tuple[None, int]:
+    """204, as Nova answers this one action (every other one here is 202)."""
     base.authorize(req, "os_compute_api:servers:confirm_resize", inst)
     base.check_locked(req, inst)
     base.check_host(inst)
@@ -90,6 +91,7 @@ def confirm_resize(req: Req, inst: Instance, _value: Any) -> None:
     comp = base.compute(req)
     payload = base.instance_payload(inst)
     base.send(req, comp.simple_action, inst.host, "confirm_resize", payload, rid)
+    return None, 204
 
 
 def revert_resize(req: Req, inst: Instance, _value: Any) -> None:

@@ -7,7 +7,8 @@ with PUT /os-services/{enable,disable,disable-log-reason,force-down} and a
 {"status","disabled_reason","forced_down"}. 2.11 shows and sets `forced_down`.
 Deleting a compute service also removes its compute node (409 while instances are on
 it). The scheduler already skips disabled and down services. Shared views (state,
-zone) are used by the hypervisor, zone and host modules too.
+zone) are used by the hypervisor, zone and host modules too. Binaries are shown and
+filtered by Nova's names (`service_names.py`); the API service is not listed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import delete, func, select
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
 from stackbox.compute import zones
-from stackbox.compute.api import common
+from stackbox.compute.api import common, service_names
 from stackbox.compute.api.microversion import version
 from stackbox.compute.models import ComputeNode, Instance
 from stackbox.compute.opmodels import AggregateHost
@@ -60,7 +61,7 @@ def _view(req: Req, rec: ServiceRecord, host_zones: dict[str, str]) -> dict[str,
     v = version(req)
     body: dict[str, Any] = {
         "id": rec.uuid if v >= (2, 53) else rec.id,
-        "binary": rec.binary,
+        "binary": service_names.public(rec.binary),
         "disabled_reason": rec.disabled_reason,
         "host": rec.host,
         "state": state_of(req, rec),
@@ -95,7 +96,8 @@ def _by_host_binary(req: Req, body: Any, schema: dict[str, Any]) -> ServiceRecor
     validate(schema, body)
     rec = req.db.scalar(
         select(ServiceRecord).where(
-            ServiceRecord.host == body["host"], ServiceRecord.binary == body["binary"]
+            ServiceRecord.host == body["host"],
+            ServiceRecord.binary == service_names.internal(body["binary"]),
         )
     )
     if rec is None:
@@ -142,8 +144,8 @@ def _update_v253(req: Req, rec: ServiceRecord) -> dict:
         raise errors.BadRequest("At least one of 'status' or 'forced_down' must be specified.")
     if rec.binary not in registry.COMPUTE_BINARIES:
         raise errors.BadRequest(
-            f"Updating a {rec.binary} service is not supported. Only compute services "
-            "can be updated."
+            f"Updating a {service_names.public(rec.binary)} service is not supported. "
+            "Only compute services can be updated."
         )
     if status == "disabled":
         rec.disabled = True
@@ -161,16 +163,17 @@ def _legacy_action(req: Req, action: str) -> dict:
     v = version(req)
     if action in ("enable", "disable"):
         rec = _by_host_binary(req, req.body, ENABLE)
+        shown = service_names.public(rec.binary)
         rec.disabled = action == "disable"
         rec.disabled_reason = None
-        return {"service": {"binary": rec.binary, "host": rec.host, "status": status_of(rec)}}
+        return {"service": {"binary": shown, "host": rec.host, "status": status_of(rec)}}
     if action == "disable-log-reason":
         rec = _by_host_binary(req, req.body, DISABLE_LOG_REASON)
         rec.disabled = True
         rec.disabled_reason = req.body["disabled_reason"]
         return {
             "service": {
-                "binary": rec.binary,
+                "binary": service_names.public(rec.binary),
                 "host": rec.host,
                 "status": "disabled",
                 "disabled_reason": rec.disabled_reason,
@@ -179,7 +182,8 @@ def _legacy_action(req: Req, action: str) -> dict:
     if action == "force-down" and v >= (2, 11):
         rec = _by_host_binary(req, req.body, FORCE_DOWN)
         rec.forced_down = req.body["forced_down"]
-        return {"service": {"binary": rec.binary, "host": rec.host, "forced_down": rec.forced_down}}
+        shown = service_names.public(rec.binary)
+        return {"service": {"binary": shown, "host": rec.host, "forced_down": rec.forced_down}}
     raise errors.NotFound(f"Unknown action {action}")
 
 
@@ -213,9 +217,10 @@ def register(router: Router) -> None:
         if req.query.get("host"):
             q = q.where(ServiceRecord.host == req.query["host"])
         if req.query.get("binary"):
-            q = q.where(ServiceRecord.binary == req.query["binary"])
+            q = q.where(ServiceRecord.binary == service_names.internal(req.query["binary"]))
         host_zones = zones.host_zones(req.db, default_zone(req))
-        return {"services": [_view(req, rec, host_zones) for rec in req.db.scalars(q)]}
+        rows = [rec for rec in req.db.scalars(q) if service_names.listed(rec.binary)]
+        return {"services": [_view(req, rec, host_zones) for rec in rows]}
 
     @router.route("PUT", "/v2.1/os-services/{ident}")
     def update(req: Req) -> dict:

@@ -49,10 +49,10 @@ def test_detail_lists_hosts_and_internal_services(cloud: Cloud, admin: dict) -> 
     r = call(cloud, "GET", "/os-availability-zone/detail", admin)
     assert r.status_code == 200, r.text
     zones = _by_name(r.json()["availabilityZoneInfo"])
-    svc = zones[az]["hosts"][host]["stackbox-compute"]
+    svc = zones[az]["hosts"][host]["nova-compute"]
     assert svc["available"] is True and svc["active"] is True
     assert dt.datetime.strptime(svc["updated_at"], "%Y-%m-%dT%H:%M:%S.%f")
-    assert zones["internal"]["hosts"][ctl]["stackbox-conductor"]["active"] is True
+    assert zones["internal"]["hosts"][ctl]["nova-conductor"]["active"] is True
     assert r.json()["availabilityZoneInfo"][0]["zoneName"] == "internal"
 
 
@@ -66,7 +66,7 @@ def test_zone_of_only_disabled_or_down_hosts_is_unavailable(cloud: Cloud, admin:
     )
     assert zones[az]["zoneState"] == {"available": False}
     detail = call(cloud, "GET", "/os-availability-zone/detail", admin).json()
-    svc = _by_name(detail["availabilityZoneInfo"])[az]["hosts"][host]["stackbox-compute"]
+    svc = _by_name(detail["availabilityZoneInfo"])[az]["hosts"][host]["nova-compute"]
     assert (svc["available"], svc["active"]) == (False, True)
     down = add_host(cloud, seen=dt.datetime(2020, 1, 1))
     az2 = _zone(cloud, admin, down)

@@ -23,7 +23,7 @@ def test_list_filters_and_views(cloud: Cloud, admin: dict) -> None:
     ctl = add_host(cloud, binary="stackbox-conductor")
     old = add_host(cloud, seen=dt.datetime(2020, 1, 1))
     svc = _mine(cloud, admin, host)
-    assert svc["binary"] == "stackbox-compute" and svc["zone"] == "nova"
+    assert svc["binary"] == "nova-compute" and svc["zone"] == "nova"
     assert (svc["status"], svc["state"], svc["disabled_reason"]) == ("enabled", "up", None)
     assert isinstance(svc["id"], int) and "forced_down" not in svc
     assert _mine(cloud, admin, ctl)["zone"] == "internal"
@@ -82,7 +82,7 @@ def test_update_errors_v253(cloud: Cloud, admin: dict) -> None:
 
 def test_legacy_actions(cloud: Cloud, admin: dict) -> None:
     host = add_host(cloud)
-    hb = {"host": host, "binary": "stackbox-compute"}
+    hb = {"host": host, "binary": "nova-compute"}
     r = call(cloud, "PUT", "/os-services/disable-log-reason", admin,
              json={**hb, "disabled_reason": "broken fan"})  # fmt: skip
     assert r.status_code == 200, r.text
