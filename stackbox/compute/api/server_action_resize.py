@@ -187,21 +187,23 @@ def rebuild(req: Req, inst: Instance, value: dict) -> tuple[dict, int]:
 
 
 # Before 2.75 Nova answers a rebuild with the server minus its extension attributes.
-_NOT_IN_OLD_REBUILD = ("OS-EXT-AZ:", "OS-EXT-SRV-ATTR:", "OS-SRV-USG:", "OS-EXT-STS:", "os-")
-_NOT_IN_OLD_REBUILD_KEYS = frozenset(
-    {"config_drive", "key_name", "host_status", "security_groups", "server_groups"}
-)
-
-
 def rebuild_view(req: Req, inst: Instance) -> dict[str, Any]:
-    view = server_views.show_view(req, inst)
-    if version(req) >= (2, 75):
-        return view
-    return {
-        k: v
-        for k, v in view.items()
-        if k not in _NOT_IN_OLD_REBUILD_KEYS and not k.startswith(_NOT_IN_OLD_REBUILD)
-    }
+    """The server of a rebuild's response: PUT's view (the show view from 2.75, without
+    the extension attributes before), with `user_data` at the top from 2.57 (never as
+    OS-EXT-SRV-ATTR:user_data), and before 2.75 without security groups but with
+    `key_name` from 2.54 and `server_groups` from 2.71 (Nova's show_* flags)."""
+    full = server_views.show_view(req, inst)
+    view = server_views.update_view(req, inst)
+    view.pop("OS-EXT-SRV-ATTR:user_data", None)
+    v = version(req)
+    if v < (2, 75):
+        view.pop("security_groups", None)
+        for key, since in (("key_name", (2, 54)), ("server_groups", (2, 71))):
+            if v >= since and key in full:
+                view[key] = full[key]
+    if v >= (2, 57):
+        view["user_data"] = inst.user_data
+    return view
 
 
 def _user_data(data: str | None) -> str | None:

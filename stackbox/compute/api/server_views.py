@@ -244,7 +244,8 @@ _NOT_IN_UPDATE = (
 
 
 def update_view(req: Req, inst: Instance) -> dict[str, Any]:
-    """The server of PUT /servers/{id} (and of rebuild) at the request's microversion."""
+    """The server of PUT /servers/{id} at the request's microversion (rebuild's view,
+    `server_action_resize.rebuild_view`, starts from it)."""
     full = show_view(req, inst)
     if version(req) >= (2, 75):
         return full
