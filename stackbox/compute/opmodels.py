@@ -3,9 +3,9 @@ per-project lock row that serialises quota checks), host aggregates (hosts and
 metadata; an availability zone is the aggregate's `availability_zone` metadata),
 server groups and their members, each host's PCI devices, each instance's stored
 scheduling request (`request_specs`, migration 0007) and every move of a server
-(`migrations`, migration 0011; its life is in `compute/migrations.py`). Data only: quota arithmetic lives
-in `quotas.py`, the request spec's shape in `requestspec.py`, scheduling rules in
-`stackbox/scheduler/`.
+(`migrations`, migration 0011). Data only: quota arithmetic lives in `quotas.py`, the
+request spec's shape in `requestspec.py`, a migration's statuses in `migrations.py`,
+scheduling rules in `stackbox/scheduler/`.
 
 Columns added to older tables for this issue (see migration 0004): compute_nodes
 `numa_topology` (the host's NUMA cells as libvirt reports them), allocations `details`

@@ -23,8 +23,8 @@ import asyncio
 import logging
 import os
 import shutil
-from pathlib import Path
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from stackbox.compute import boot, disks
