@@ -8,6 +8,7 @@ MEMBER = f"{ADMIN} or (role:member and project_id:%(project_id)s)"
 READER = f"{ADMIN} or (role:reader and project_id:%(project_id)s)"
 OWNER_USER = f"{ADMIN} or user_id:%(user_id)s"
 ANY_READER = f"{ADMIN} or role:reader"
+MANAGER = f"{ADMIN} or (role:manager and project_id:%(project_id)s)"
 
 RULES: dict[str, str] = {
     "context_is_admin": ADMIN,
@@ -135,4 +136,11 @@ RULES: dict[str, str] = {
     "os_compute_api:os-hosts:shutdown": ADMIN,
     "os_compute_api:os-hosts:reboot": ADMIN,
     "os_compute_api:os-server-diagnostics": ADMIN,
+    # migration records: os-migrations and a server's live migrations in progress
+    "os_compute_api:os-migrations:index": MANAGER,
+    "os_compute_api:os-migrations:index:all_projects": ADMIN,
+    "os_compute_api:os-migrations:index:host": ADMIN,
+    "os_compute_api:servers:migrations:index": MANAGER,
+    "os_compute_api:servers:migrations:index:host": ADMIN,
+    "os_compute_api:servers:migrations:show": ADMIN,
 }
