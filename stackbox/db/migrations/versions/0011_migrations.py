@@ -146,8 +146,5 @@ def _host_ip(bind: sa.Connection, host: str | None) -> str | None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("migrations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_migrations_status"))
-        batch_op.drop_index(batch_op.f("ix_migrations_instance_uuid"))
-        batch_op.drop_index(batch_op.f("ix_migrations_created_at"))
+    # Its indexes go with it (MariaDB refuses to drop one a foreign key needs).
     op.drop_table("migrations")
