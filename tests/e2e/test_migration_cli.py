@@ -30,8 +30,10 @@ def _wait(cloud: Running, sid: str, status: str) -> dict:
         time.sleep(0.5)
 
 
-def _migrations(cloud: Running, sid: str, *extra: str) -> list[dict]:
-    rows = cloud.openstack_json(*ADMIN, *extra, "server", "migration", "list", "--server", sid)
+def _migrations(cloud: Running, sid: str, version: str = "", *options: str) -> list[dict]:
+    mv = ("--os-compute-api-version", version) if version else ()
+    rows = cloud.openstack_json(*ADMIN, *mv, "server", "migration", "list", "--server", sid,
+                                *options)  # fmt: skip
     assert isinstance(rows, list)
     return rows
 
@@ -56,7 +58,7 @@ def test_server_migration_list_shows_a_resize(
     assert (row["Status"], row["Server UUID"]) == ("finished", sid)
     assert (row["Source Compute"], row["Dest Compute"]) == (host, host)
     assert row["Old Flavor"] != row["New Flavor"] and isinstance(row["New Flavor"], int)
-    (row,) = _migrations(cloud_up, sid, "--os-compute-api-version", "2.80")
+    (row,) = _migrations(cloud_up, sid, "2.80")
     assert row["Type"] == "resize" and len(row["UUID"]) == 36 and isinstance(row["Id"], int)
 
     cloud_up.openstack(*DEMO, "server", "resize", "confirm", sid)
@@ -65,8 +67,7 @@ def test_server_migration_list_shows_a_resize(
     while _migrations(cloud_up, sid)[0]["Status"] != "confirmed":
         assert time.time() < deadline
         time.sleep(0.5)
-    rows = _migrations(cloud_up, sid, "--os-compute-api-version", "2.59", "--status",
-                       "confirmed", "--limit", "1")  # fmt: skip
+    rows = _migrations(cloud_up, sid, "2.59", "--status", "confirmed", "--limit", "1")
     assert [r["UUID"] for r in rows] == [row["UUID"]]
 
     r = cloud_up.openstack(*DEMO, "server", "migration", "list", check=False)
