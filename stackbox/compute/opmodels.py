@@ -1,10 +1,11 @@
 """Compute tables for operators: quotas (per project, per user, per class, plus a
 per-project lock row that serialises quota checks), host aggregates (hosts and
 metadata; an availability zone is the aggregate's `availability_zone` metadata),
-server groups and their members, each host's PCI devices, and each instance's stored
-scheduling request (`request_specs`, migration 0007). Data only: quota arithmetic lives
-in `quotas.py`, the request spec's shape in `requestspec.py`, scheduling rules in
-`stackbox/scheduler/`.
+server groups and their members, each host's PCI devices, each instance's stored
+scheduling request (`request_specs`, migration 0007) and every move of a server
+(`migrations`, migration 0011). Data only: quota arithmetic lives in `quotas.py`, the
+request spec's shape in `requestspec.py`, a migration's statuses in `migrations.py`,
+scheduling rules in `stackbox/scheduler/`.
 
 Columns added to older tables for this issue (see migration 0004): compute_nodes
 `numa_topology` (the host's NUMA cells as libvirt reports them), allocations `details`
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stackbox.db.base import ID, NAME, Base, utcnow
@@ -149,3 +150,40 @@ class RequestSpecRow(Base):
     spec: Mapped[dict] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Migration(Base):
+    """One move of a server (Nova's migrations row): a resize today; cold and live
+    migrations and evacuations later. While it is in progress the source host's claim
+    is held by consumer `migration:<uuid>`. Flavor ids are `flavors.id` (None when the
+    flavor was deleted before the move); `dest_host` is the destination's IP."""
+
+    __tablename__ = "migrations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    source_compute: Mapped[str | None] = mapped_column(NAME)
+    dest_compute: Mapped[str | None] = mapped_column(NAME)
+    source_node: Mapped[str | None] = mapped_column(NAME)
+    dest_node: Mapped[str | None] = mapped_column(NAME)
+    dest_host: Mapped[str | None] = mapped_column(NAME)
+    old_instance_type_id: Mapped[int | None] = mapped_column(Integer)
+    new_instance_type_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(NAME, index=True)
+    migration_type: Mapped[str] = mapped_column(String(32))
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    instance_uuid: Mapped[str] = mapped_column(
+        ForeignKey("instances.uuid", ondelete="CASCADE"), index=True
+    )
+    memory_total: Mapped[int | None] = mapped_column(BigInteger)
+    memory_processed: Mapped[int | None] = mapped_column(BigInteger)
+    memory_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    disk_total: Mapped[int | None] = mapped_column(BigInteger)
+    disk_processed: Mapped[int | None] = mapped_column(BigInteger)
+    disk_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    cross_cell_move: Mapped[bool] = mapped_column(Boolean, default=False)
+    user_id: Mapped[str | None] = mapped_column(ID)
+    project_id: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime | None] = mapped_column()
+    deleted_at: Mapped[dt.datetime | None] = mapped_column()
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -4,7 +4,8 @@
   clouds had ids (mark them as this cloud's: `virt/ownership.py`; the driver sees no
   other domain), then repair what a crash or stop left half-done: finish
   deletes, fail builds that were interrupted (fault + ERROR + release resources),
-  finish or reset interrupted actions, and LOG (never destroy) hypervisor guests that
+  set a migration left mid-step (a resize, its confirm or revert) to error as Nova
+  does, finish or reset interrupted actions, and LOG (never destroy) hypervisor guests that
   belong to no instance of this host (of this cloud only: other clouds' guests on the
   same libvirtd are not ours to judge); remove the temp files of image downloads a crash
   cut short (ImageCache.cleanup). An instance that should be running but whose
@@ -42,6 +43,12 @@ BUILD_INTERRUPTED = "Instance was being built when the compute service restarted
 NO_GUEST = frozenset({st.SHELVED_OFFLOADED, st.DELETED, st.SOFT_DELETED})
 # vm_states whose guest must exist (defined) for the instance to make sense as it is.
 GUEST_EXPECTED = frozenset({st.ACTIVE, st.PAUSED, st.SUSPENDED})
+# Tasks of a resize (and its revert) whose migration a restart leaves stuck; a
+# confirm runs without a task, on a RESIZED instance.
+RESIZE_TASKS = frozenset(
+    {st.RESIZE_PREP, st.RESIZE_MIGRATING, st.RESIZE_MIGRATED, st.RESIZE_FINISH,
+     st.RESIZE_REVERTING}
+)  # fmt: skip
 
 
 async def init_host(ctx: Context) -> None:
@@ -75,6 +82,8 @@ async def repair(ctx: Context, inst: dict[str, Any]) -> None:
         await asyncio.to_thread(boot.cleanup, ctx, uuid)
         await ctx.conductor.instance_destroyed(uuid)
         return
+    if task in RESIZE_TASKS or vm == st.RESIZED:
+        await ctx.conductor.fail_stuck_migration(uuid)
     if vm == st.BUILDING:
         LOG.warning("instance %s: %s; setting it to ERROR", uuid, BUILD_INTERRUPTED)
         await asyncio.to_thread(boot.cleanup, ctx, uuid)

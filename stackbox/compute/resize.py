@@ -8,6 +8,10 @@ disk migration between hosts (the conductor claims the new flavor on the same no
     revert_resize    destroy, restore the backups, spawn with the old flavor,
                      conductor.resize_claims_done(confirmed=False)
 
+Each reports its steps of the migration record through the conductor (migrating,
+post-migrating once the disks are backed up, finished; reverted; confirmed is the
+conductor's), and `error` when it fails (compute/migrations.py has the statuses).
+
 The vm_state before the resize is kept in system_metadata["old_vm_state"] so a stopped
 server comes back stopped. Not here: claims (conductor/scheduler), locking and faults
 (manager.py).
@@ -16,10 +20,12 @@ server comes back stopped. Not here: claims (conductor/scheduler), locking and f
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stackbox.compute import boot, disks
 from stackbox.compute import states as st
@@ -28,6 +34,8 @@ from stackbox.compute.power import shutdown_timeout
 if TYPE_CHECKING:
     from stackbox.compute.manager import Context
 
+T = TypeVar("T")
+LOG = logging.getLogger(__name__)
 BACKUP_SUFFIX = ".resize-orig"
 RESIZE_TASKS = [st.RESIZE_PREP, st.RESIZE_MIGRATING, st.RESIZE_MIGRATED, st.RESIZE_FINISH]
 
@@ -101,16 +109,36 @@ async def _respawn(
     return await boot.power_state(ctx, instance["uuid"])
 
 
+async def _erroring(ctx: Context, uuid: str, work: Awaitable[T]) -> T:
+    """`work`, its migration set to error if it fails (Nova's errors_out_migration)."""
+    try:
+        return await work
+    except BaseException:
+        try:
+            await ctx.conductor.migration_status(uuid, "error")
+        except Exception:
+            LOG.exception("cannot set the migration of instance %s to error", uuid)
+        raise
+
+
 async def resize_instance(
+    ctx: Context, instance: dict[str, Any], new_flavor: dict[str, Any]
+) -> dict[str, Any]:
+    return await _erroring(ctx, instance["uuid"], _resize(ctx, instance, new_flavor))
+
+
+async def _resize(
     ctx: Context, instance: dict[str, Any], new_flavor: dict[str, Any]
 ) -> dict[str, Any]:
     uuid, old_flavor = instance["uuid"], instance["flavor"]
     idir = ctx.instance_dir(uuid)
     was_stopped = instance.get("vm_state") == st.STOPPED
     await ctx.update(uuid, {"task_state": st.RESIZE_MIGRATING}, RESIZE_TASKS)
+    await ctx.conductor.migration_status(uuid, "migrating")
     await asyncio.to_thread(ctx.driver.power_off, uuid, shutdown_timeout(ctx))
     await asyncio.to_thread(_backup, idir)
     await ctx.update(uuid, {"task_state": st.RESIZE_MIGRATED}, [st.RESIZE_MIGRATING])
+    await ctx.conductor.migration_status(uuid, "post-migrating")
     try:
         await asyncio.to_thread(_resize_disks, idir, old_flavor, new_flavor)
         await ctx.update(uuid, {"task_state": st.RESIZE_FINISH}, [st.RESIZE_MIGRATED])
@@ -123,6 +151,7 @@ async def resize_instance(
         raise
     sysmeta = dict(instance.get("system_metadata") or {})
     sysmeta["old_vm_state"] = instance.get("vm_state") or st.ACTIVE
+    await ctx.conductor.migration_status(uuid, "finished")
     return {
         "vm_state": st.RESIZED,
         "task_state": None,
@@ -148,6 +177,10 @@ def _after_resize(instance: dict[str, Any], power: int) -> dict[str, Any]:
 
 
 async def confirm_resize(ctx: Context, instance: dict[str, Any]) -> None:
+    await _erroring(ctx, instance["uuid"], _confirm(ctx, instance))
+
+
+async def _confirm(ctx: Context, instance: dict[str, Any]) -> None:
     uuid = instance["uuid"]
     await asyncio.to_thread(_drop_backups, ctx.instance_dir(uuid))
     power = await boot.power_state(ctx, uuid)
@@ -156,6 +189,10 @@ async def confirm_resize(ctx: Context, instance: dict[str, Any]) -> None:
 
 
 async def revert_resize(ctx: Context, instance: dict[str, Any]) -> None:
+    await _erroring(ctx, instance["uuid"], _revert(ctx, instance))
+
+
+async def _revert(ctx: Context, instance: dict[str, Any]) -> None:
     uuid = instance["uuid"]
     old_flavor = instance.get("old_flavor") or instance["flavor"]
     stopped = (instance.get("system_metadata") or {}).get("old_vm_state") == st.STOPPED
@@ -170,3 +207,4 @@ async def revert_resize(ctx: Context, instance: dict[str, Any]) -> None:
     values = _after_resize(instance, power)
     values["flavor"] = old_flavor
     await ctx.update(uuid, values, [st.RESIZE_REVERTING])
+    await ctx.conductor.migration_status(uuid, "reverted")

@@ -7,7 +7,8 @@ compute hosts send each other, as typed client methods over the bus (local or AM
     API ──call──▶ compute@host.get_console_output
     API ──cast──▶ compute@host.external_instance_event (events from other services)
     compute ──call──▶ conductor.instance_update / action_event_* / instance_fault_create /
-                      instance_destroyed / compute_node_update / instances_for_host
+                      instance_destroyed / compute_node_update / instances_for_host /
+                      migration_status / fail_stuck_migration
 
 Compute hosts hold no database credentials: they get an instance as a JSON payload
 (`payload.instance_payload`) and report every change through the conductor.
@@ -301,14 +302,30 @@ class ConductorAPI:
         await self.bus.call(CONDUCTOR_TOPIC, "release_resources", consumer_id=consumer_id)
 
     async def resize_claims_done(self, instance_uuid: str, confirmed: bool) -> dict:
-        """After confirm (`confirmed`): free the source side `migration:<uuid>`. After
-        revert: free the new flavor's claim and give the old one (and its NUMA placement)
-        back to the instance. Returns the instance payload as it is then."""
+        """After confirm (`confirmed`): free the source side `migration:<uuid>` (the
+        migration is then `confirmed`). After revert: free the new flavor's claim and
+        give the old one (and its NUMA placement) back to the instance. Returns the
+        instance payload as it is then."""
         result: dict = await self.bus.call(
             CONDUCTOR_TOPIC,
             "resize_claims_done",
             instance_uuid=instance_uuid,
             confirmed=confirmed,
+        )
+        return result
+
+    async def migration_status(self, instance_uuid: str, status: str) -> str | None:
+        """Move the instance's migration to `status` (a step of compute/migrations.py
+        that follows its current one); returns the migration's uuid, None if none moved."""
+        result: str | None = await self.bus.call(
+            CONDUCTOR_TOPIC, "migration_status", instance_uuid=instance_uuid, status=status
+        )
+        return result
+
+    async def fail_stuck_migration(self, instance_uuid: str) -> str | None:
+        """After a crash: the instance's migration left mid-step becomes `error`."""
+        result: str | None = await self.bus.call(
+            CONDUCTOR_TOPIC, "fail_stuck_migration", instance_uuid=instance_uuid
         )
         return result
 

@@ -2,7 +2,8 @@
 
     build_instances:  rows in `scheduling` → scheduler picks and claims a host for
                       each → row gets host/node, task `spawning` → cast to the host.
-    resize_instance:  the current claim moves to `migration:<uuid>`, the scheduler
+    resize_instance:  the current claim moves to `migration:<uuid>` (the uuid of the
+                      resize's migration record, compute/migrations.py), the scheduler
                       claims the new flavor on the same host → cast to the host.
     unshelve_instance: like a build, from the shelved image.
 
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from stackbox import bus as sbbus
-from stackbox.compute import payload, requestspec, states
+from stackbox.compute import migrations, payload, requestspec, states
 from stackbox.compute.models import Instance
 from stackbox.compute.rpcapi import ComputeAPI, SchedulerAPI
 from stackbox.conductor import instances as db_instances
@@ -107,15 +108,17 @@ class Workflows:
         event = "conductor_migrate_server"
         await self._event([instance_uuid], request_id, event, None)
         try:
-            spec = await asyncio.to_thread(self._run, _prepare_resize, instance_uuid, new_flavor)
+            spec, mig = await asyncio.to_thread(
+                self._run, _prepare_resize, instance_uuid, new_flavor
+            )
         except db_instances.InstanceNotFound:
             return
         dests, why = await self._select(spec, [instance_uuid])
         if dests is None:
-            await asyncio.to_thread(self._run, _undo_resize, instance_uuid, why)
+            await asyncio.to_thread(self._run, _undo_resize, instance_uuid, mig, why)
             await self._event([instance_uuid], request_id, event, "Error", why)
             return
-        await asyncio.to_thread(self._run, _store_placement_of, instance_uuid, dests[0])
+        await asyncio.to_thread(self._run, _resize_placed, instance_uuid, mig, dests[0])
         inst = await asyncio.to_thread(
             self._run,
             lambda s: db_instances.instance_update(
@@ -224,22 +227,33 @@ def _store_placement_of(s: Any, instance_uuid: str, dest: dict) -> None:
     _store_placement(s, inst, dest)
 
 
-def _prepare_resize(s: Any, instance_uuid: str, new_flavor: dict) -> dict[str, Any]:
-    """Keep the current claim as the migration's; the new flavor is claimed on the same
-    host (resize to another host needs disk migration, which is not built)."""
+def _prepare_resize(s: Any, instance_uuid: str, new_flavor: dict) -> tuple[dict[str, Any], str]:
+    """Keep the current claim as the migration's (the API made the record; a resize
+    asked for without one gets it here); the new flavor is claimed on the same host
+    (resize to another host needs disk migration, which is not built). Returns the
+    request spec and the migration's uuid."""
     from stackbox.scheduler import claims
 
     inst = db_instances.load(s, instance_uuid)
-    claims.move(s, instance_uuid, f"migration:{instance_uuid}")
+    mig = migrations.current(s, instance_uuid)
+    if mig is None or mig.status != "pre-migrating":
+        mig = migrations.create_resize(s, inst, inst.flavor or {}, new_flavor)
+    claims.move(s, instance_uuid, migrations.consumer(mig.uuid))
     spec = requestspec.for_move(s, inst, flavor=new_flavor)
     spec["force_host"] = inst.host
-    return spec
+    return spec, mig.uuid
 
 
-def _undo_resize(s: Any, instance_uuid: str, why: str) -> None:
+def _resize_placed(s: Any, instance_uuid: str, mig: str, dest: dict) -> None:
+    migrations.set_destination(s, mig, dest["host"], dest.get("node"))
+    _store_placement_of(s, instance_uuid, dest)
+
+
+def _undo_resize(s: Any, instance_uuid: str, mig: str, why: str) -> None:
     from stackbox.scheduler import claims
 
-    claims.move(s, f"migration:{instance_uuid}", instance_uuid)
+    claims.move(s, migrations.consumer(mig), instance_uuid)
+    migrations.advance(s, instance_uuid, "error")
     db_instances.instance_update(
         s, instance_uuid, {"task_state": None, "new_flavor": None}, [states.RESIZE_PREP]
     )
@@ -247,18 +261,24 @@ def _undo_resize(s: Any, instance_uuid: str, why: str) -> None:
 
 
 def resize_claims_done(s: Any, instance_uuid: str, confirmed: bool) -> None:
+    """Confirm: free the source side and the migration is `confirmed`. Revert: free
+    the new flavor's claim and give the source side back to the instance (only when
+    a migration still holds it)."""
     from stackbox.scheduler import claims
 
+    held = migrations.held_consumer(s, instance_uuid)
     if confirmed:
-        claims.release(s, f"migration:{instance_uuid}")
+        if held is not None:
+            claims.release(s, held, owner=instance_uuid)
+        migrations.advance(s, instance_uuid, "confirmed")
         try:
             inst = db_instances.load(s, instance_uuid)  # its flavor is the new one now
         except db_instances.InstanceNotFound:  # deleted meanwhile: nothing to schedule
             return
         requestspec.update(s, inst, flavor=requestspec.flavor_fields(inst.flavor or {}))
-    else:  # the stored request still holds the old flavor
+    elif held is not None:  # the stored request still holds the old flavor
         claims.release(s, instance_uuid)
-        claims.move(s, f"migration:{instance_uuid}", instance_uuid)
+        claims.move(s, held, instance_uuid)
         _store_placement_of(s, instance_uuid, {})  # the old flavor's pins again
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from stackbox.compute import payload, requestspec, states
+from stackbox.compute import migrations, payload, requestspec, states
 from stackbox.compute.models import (
     ComputeNode,
     Instance,
@@ -184,7 +184,7 @@ def instance_destroyed(s: Session, instance_uuid: str) -> None:
         )
     )
     claims.release(s, instance_uuid)
-    claims.release(s, f"migration:{instance_uuid}")
+    migrations.forget(s, instance_uuid)  # and the claims of its moves
     _leave_server_group(s, instance_uuid)
     requestspec.destroy(s, instance_uuid)
 

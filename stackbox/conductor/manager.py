@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from stackbox import bus as sbbus
-from stackbox.compute import cloud
+from stackbox.compute import cloud, migrations
 from stackbox.conductor import build
 from stackbox.conductor import instances as db_instances
 from stackbox.db import Database
@@ -143,6 +143,16 @@ class ConductorManager:
             build.resize_claims_done(s, instance_uuid, confirmed)
             s.flush()
             return db_instances.instances_payload(s, instance_uuid)
+
+    def migration_status(self, instance_uuid: str, status: str) -> str | None:
+        """A compute host's step of the instance's migration (compute/migrations.py)."""
+        with self.db.session() as s:
+            return migrations.advance(s, instance_uuid, status)
+
+    def fail_stuck_migration(self, instance_uuid: str) -> str | None:
+        """At a host's start: the instance's migration left mid-step goes to error."""
+        with self.db.session() as s:
+            return migrations.fail_stuck(s, instance_uuid)
 
     def service_token(self, project_id: str, user_id: str) -> str:
         """A token of the instance's owner for its project, for image transfers."""

@@ -140,10 +140,14 @@ def claim(
     return True
 
 
-def release(s: Session, consumer_id: str, node_id: int | None = None) -> int:
+def release(
+    s: Session, consumer_id: str, node_id: int | None = None, *, owner: str | None = None
+) -> int:
     """Give back everything `consumer_id` holds (only on `node_id` when given): delete
     its allocations and subtract them from their nodes. Returns how many allocations
-    were released (0 when it held none, e.g. a second release racing the first)."""
+    were released (0 when it held none, e.g. a second release racing the first).
+    `owner`: the instance whose PCI devices the claim took (default: the consumer, or
+    `<uuid>` of a `migration:<uuid>` consumer named after its instance)."""
     a = ALLOCS.c
     conn = s.connection()
     query = select(a.id, a.compute_node_id, a.vcpus, a.memory_mb, a.disk_gb, a.details).where(
@@ -175,7 +179,7 @@ def release(s: Session, consumer_id: str, node_id: int | None = None) -> int:
             pci_addresses.append((row.compute_node_id, dev["address"]))
     # Only the devices this allocation took: during a resize the instance owns devices
     # under two allocations (its own and `migration:<uuid>`).
-    release_pci_devices(s, consumer_id.removeprefix("migration:"), pci_addresses)
+    release_pci_devices(s, owner or consumer_id.removeprefix("migration:"), pci_addresses)
     return released
 
 

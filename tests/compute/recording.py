@@ -50,6 +50,7 @@ class RecordingConductor:
     destroyed: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
     claims_done: list[tuple[str, bool]] = field(default_factory=list)
+    migration_steps: list[tuple[str, str]] = field(default_factory=list)  # (uuid, status)
     nodes: list[dict[str, Any]] = field(default_factory=list)
     tokens: list[tuple[str, str]] = field(default_factory=list)
 
@@ -108,6 +109,12 @@ class RecordingConductor:
 
     def resize_claims_done(self, instance_uuid: str, confirmed: bool) -> None:
         self.claims_done.append((instance_uuid, confirmed))
+
+    def migration_status(self, instance_uuid: str, status: str) -> None:
+        self.migration_steps.append((instance_uuid, status))
+
+    def fail_stuck_migration(self, instance_uuid: str) -> None:
+        self.migration_steps.append((instance_uuid, "stuck?"))
 
     def service_token(self, project_id: str, user_id: str) -> str:
         self.tokens.append((project_id, user_id))

@@ -57,6 +57,17 @@ async def test_init_host_resets_interrupted_tasks(rig: ComputeRig) -> None:
     assert rig.driver.state(b).power_state == st.SHUTDOWN
 
 
+async def test_init_host_asks_to_error_a_resize_it_interrupted(rig: ComputeRig) -> None:
+    moving, resized, idle = await active(rig), await active(rig), await active(rig)
+    rig.set_task(moving, st.RESIZE_MIGRATED)
+    rig.conductor.instances[resized]["vm_state"] = st.RESIZED  # a confirm may have died
+    await recovery.init_host(rig.manager.ctx)
+    assert sorted(rig.conductor.migration_steps) == sorted(
+        [(moving, "stuck?"), (resized, "stuck?")]
+    )
+    assert rig.current(moving)["task_state"] is None and idle
+
+
 async def test_unknown_guests_are_logged_never_destroyed(
     rig: ComputeRig, caplog: pytest.LogCaptureFixture
 ) -> None:

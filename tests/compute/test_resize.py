@@ -48,6 +48,8 @@ async def test_resize_grows_disks_and_respawns(rig: ComputeRig) -> None:
     assert (idir / "disk.resize-orig").exists()
     assert _vcpus(rig, uuid) == 2
     assert rig.driver.state(uuid).power_state == st.RUNNING
+    steps = [(uuid, s) for s in ("migrating", "post-migrating", "finished")]
+    assert rig.conductor.migration_steps == steps  # the migration record's, as Nova's
 
 
 async def test_confirm_drops_backups_and_frees_the_old_claim(rig: ComputeRig) -> None:
@@ -57,7 +59,8 @@ async def test_confirm_drops_backups_and_frees_the_old_claim(rig: ComputeRig) ->
     assert (inst["vm_state"], inst["old_flavor"]) == (st.ACTIVE, None)
     assert inst["flavor"]["name"] == "m1.big"
     assert not (rig.instances_path / uuid / "disk.resize-orig").exists()
-    assert rig.conductor.claims_done == [(uuid, True)]
+    assert rig.conductor.claims_done == [(uuid, True)]  # which marks it confirmed
+    assert rig.conductor.migration_steps[-1] == (uuid, "finished")
 
 
 async def test_revert_restores_old_disks_and_flavor(rig: ComputeRig) -> None:
@@ -73,6 +76,7 @@ async def test_revert_restores_old_disks_and_flavor(rig: ComputeRig) -> None:
     assert not (idir / "disk.resize-orig").exists()
     assert _vcpus(rig, uuid) == 1
     assert rig.conductor.claims_done == [(uuid, False)]
+    assert rig.conductor.migration_steps[-1] == (uuid, "reverted")
 
 
 async def test_stopped_server_stays_stopped(rig: ComputeRig) -> None:
@@ -90,4 +94,5 @@ async def test_shrinking_the_root_disk_fails_and_keeps_the_old_disk(rig: Compute
     await rig.manager.resize_instance(instance=inst, request_id="r", new_flavor=FLAVOR)
     assert rig.current(uuid)["vm_state"] == st.ERROR
     assert "shrink" in rig.conductor.faults[0]["message"]
+    assert rig.conductor.migration_steps[-1] == (uuid, "error")
     assert disks.disk_info(rig.instances_path / uuid / "disk").virtual_size == 2 * 1024**3

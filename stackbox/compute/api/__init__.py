@@ -41,6 +41,8 @@ MODULES = (
     "availability_zones",
     "hosts",
     "server_diagnostics",
+    "migrations",
+    "server_migrations",
     "aggregates",
     "server_groups",
     "images",

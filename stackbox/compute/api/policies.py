@@ -9,6 +9,7 @@ READER = f"{ADMIN} or (role:reader and project_id:%(project_id)s)"
 OWNER_USER = f"{ADMIN} or user_id:%(user_id)s"
 SERVICE = f"role:service or {ADMIN}"  # Nova's service_or_admin: other services' calls
 ANY_READER = f"{ADMIN} or role:reader"
+MANAGER = f"{ADMIN} or (role:manager and project_id:%(project_id)s)"
 
 RULES: dict[str, str] = {
     "context_is_admin": ADMIN,
@@ -141,4 +142,11 @@ RULES: dict[str, str] = {
     "os_compute_api:os-instance-usage-audit-log:list": ADMIN,
     "os_compute_api:os-instance-usage-audit-log:show": ADMIN,
     "os_compute_api:os-server-external-events:create": SERVICE,
+    # migration records: os-migrations and a server's live migrations in progress
+    "os_compute_api:os-migrations:index": MANAGER,
+    "os_compute_api:os-migrations:index:all_projects": ADMIN,
+    "os_compute_api:os-migrations:index:host": ADMIN,
+    "os_compute_api:servers:migrations:index": MANAGER,
+    "os_compute_api:servers:migrations:index:host": ADMIN,
+    "os_compute_api:servers:migrations:show": ADMIN,
 }

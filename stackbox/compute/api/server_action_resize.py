@@ -2,11 +2,13 @@
 revertResize) and rebuild.
 
 - resize: checks the new flavor (exists, visible, different, root disk not shrinking),
-  keeps both flavors on the row (`old_flavor`/`new_flavor`), task resize_prep, then the
-  conductor claims the new flavor on the host and casts to compute.
+  keeps both flavors on the row (`old_flavor`/`new_flavor`), task resize_prep, creates
+  the `pre-migrating` migration record, then the conductor claims the new flavor on
+  the host and casts to compute.
 - confirmResize: task_state stays None, as in Nova (the state check and the UPDATE
   still run atomically against a concurrent revert, which does take a task state);
-  revertResize: task resize_reverting. Both cast to the instance's host.
+  revertResize: task resize_reverting. Their migration becomes confirming/reverting.
+  Both cast to the instance's host.
 - rebuild: checks the image as a create does, writes the new image and the other
   given fields, task rebuilding, casts compute rebuild_instance; 202 with the server.
 """
@@ -21,7 +23,7 @@ from sqlalchemy import select
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.compute import quotas, requestspec, states
+from stackbox.compute import migrations, quotas, requestspec, states
 from stackbox.compute.api import server_action_base as base
 from stackbox.compute.api import server_create, server_views
 from stackbox.compute.api.microversion import version
@@ -67,6 +69,7 @@ def resize(req: Req, inst: Instance, value: dict) -> None:
         values["disk_config"] = value["OS-DCF:diskConfig"]
     check_resize_quota(req, inst, current, flv)  # I5-Q
     rid = base.begin(req, inst, "resize", states.RESIZE_PREP, values=values)
+    migrations.create_resize(req.db, inst, dict(current), new)
     cond = base.conductor(req)
     base.send(req, cond.resize_instance, inst.uuid, new, rid)
 
@@ -88,6 +91,7 @@ def confirm_resize(req: Req, inst: Instance, _value: Any) -> tuple[None, int]:
     base.check_locked(req, inst)
     base.check_host(inst)
     rid = base.begin(req, inst, "confirmResize", None)
+    migrations.advance(req.db, inst.uuid, "confirming")
     comp = base.compute(req)
     payload = base.instance_payload(inst)
     base.send(req, comp.simple_action, inst.host, "confirm_resize", payload, rid)
@@ -99,6 +103,7 @@ def revert_resize(req: Req, inst: Instance, _value: Any) -> None:
     base.check_locked(req, inst)
     base.check_host(inst)
     rid = base.begin(req, inst, "revertResize", states.RESIZE_REVERTING)
+    migrations.advance(req.db, inst.uuid, "reverting")
     comp = base.compute(req)
     payload = base.instance_payload(inst)
     base.send(req, comp.simple_action, inst.host, "revert_resize", payload, rid)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from stackbox.api.framework import Req, Router
-from stackbox.compute import actions, states
+from stackbox.compute import actions, migrations, states
 from stackbox.compute.api import lookup, server_views
 from stackbox.compute.api import server_action_base as base
 from stackbox.compute.models import Instance
@@ -27,7 +27,7 @@ def _release(req: Req, inst: Instance) -> None:
     from stackbox.scheduler import claims  # the API does not need the scheduler otherwise
 
     claims.release(req.db, inst.uuid)
-    claims.release(req.db, f"migration:{inst.uuid}")
+    migrations.forget(req.db, inst.uuid)
 
 
 def _host_down(req: Req, host: str) -> bool:
