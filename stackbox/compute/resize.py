@@ -184,8 +184,10 @@ async def _confirm(ctx: Context, instance: dict[str, Any]) -> None:
     uuid = instance["uuid"]
     await asyncio.to_thread(_drop_backups, ctx.instance_dir(uuid))
     power = await boot.power_state(ctx, uuid)
-    await ctx.update(uuid, _after_resize(instance, power))
+    # The source side is freed, the migration confirmed and the new flavor stored in
+    # the request spec before the server shows ACTIVE: whoever sees ACTIVE sees it all.
     await ctx.conductor.resize_claims_done(uuid, True)
+    await ctx.update(uuid, _after_resize(instance, power))
 
 
 async def revert_resize(ctx: Context, instance: dict[str, Any]) -> None:
