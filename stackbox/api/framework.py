@@ -19,7 +19,6 @@ error body; anything else is logged and becomes a 500 in the same shape.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import threading
 from collections import OrderedDict
@@ -33,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from stackbox.api import errors
+from stackbox.api import errors, jsonbody
 from stackbox.api.context import RequestContext
 
 if TYPE_CHECKING:
@@ -324,47 +323,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    return parse_json(await read_body(request, limit))
-
-
-# No OpenStack body nests deeper than a dozen levels. Deeper input is refused before
-# anything walks it: the parser, the validator and every encoder recurse per level.
-MAX_JSON_DEPTH = 64
-
-
-def parse_json(raw: bytes) -> Any:
-    """A request body's JSON (None when empty); 400 when malformed or nested deeper
-    than MAX_JSON_DEPTH."""
-    if not raw.strip():
-        return None
-    too_deep = errors.BadRequest(
-        f"Malformed request body: it is nested deeper than {MAX_JSON_DEPTH} levels."
-    )
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.BadRequest("Malformed request body: it is not valid JSON.") from None
-    except RecursionError:  # deeper than the parser itself can go
-        raise too_deep from None
-    if _too_deep(value, MAX_JSON_DEPTH):
-        raise too_deep
-    return value
-
-
-def _too_deep(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+    return jsonbody.parse(await read_body(request, limit))
 
 
 # Formats ("ipv4", "ipv6", ...) are checked, as Nova's validator does.

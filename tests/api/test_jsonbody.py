@@ -1,0 +1,45 @@
+"""stackbox.api.jsonbody.parse: what a request body's JSON may be before any handler,
+validator or database sees it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stackbox.api import errors, jsonbody
+
+
+def _refused(raw: bytes) -> str:
+    with pytest.raises(errors.BadRequest) as exc:
+        jsonbody.parse(raw)
+    return exc.value.message
+
+
+def test_json_nested_past_the_limit_is_a_400() -> None:
+    # 10,000 levels made json.loads raise RecursionError: a 500 from every JSON route
+    for opener, closer in (("[", "]"), ('{"a":', "}")):
+        for depth in (10_000, jsonbody.MAX_JSON_DEPTH + 1):
+            raw = (opener * depth + "1" + closer * depth).encode()
+            assert "nested deeper" in _refused(raw)
+    ok = "[" * jsonbody.MAX_JSON_DEPTH + "]" * jsonbody.MAX_JSON_DEPTH
+    assert json.dumps(jsonbody.parse(ok.encode()), separators=(",", ":")) == ok
+
+
+def test_empty_null_and_malformed() -> None:
+    assert jsonbody.parse(b" ") is None and jsonbody.parse(b"null") is None
+    for raw in (b"{", b"{'a': 1}", b"\xff{}", b'{"a": 1,}'):
+        assert "not valid JSON" in _refused(raw)
+
+
+def test_unpaired_surrogates_are_a_400() -> None:
+    # "\ud800" parsed into a str no UTF-8 encoder takes: a 500 when the database saw it
+    for raw in (
+        rb'{"group": {"description": "\ud800"}}',
+        rb'{"a": ["x", "\uDFFF tail"]}',
+        rb'{"\udc00": 1}',
+        rb'"\ud83d"',
+    ):
+        assert "unpaired surrogate" in _refused(raw)
+    # a pair is one character, and a plain escape is fine
+    assert jsonbody.parse(rb'{"e": "\ud83d\ude00", "n": "\u00e9"}') == {"e": "\U0001f600", "n": "é"}
