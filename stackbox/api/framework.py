@@ -123,6 +123,16 @@ class RouteSpec:
     blocking: bool = False
 
 
+def body_schema(schema: dict) -> dict:
+    """The schema a route's body is checked against: `schema`, or, when it names an
+    object's properties without saying that the body is an object (Glance publishes its
+    schemas so), `schema` with "type": "object" -- else `true`, `null` or `1` would pass
+    it and reach a handler that expects a dict. Made once, when the route is declared."""
+    if "type" in schema or not {"properties", "required"} & schema.keys():
+        return schema
+    return {**schema, "type": "object"}
+
+
 def _forbidden_default(action: str) -> str:
     return f"You are not authorized to perform the requested action: {action}."
 
@@ -168,7 +178,7 @@ class Router:
                     fn,
                     auth,
                     status,
-                    schema,
+                    None if schema is None else body_schema(schema),
                     inspect.iscoroutinefunction(fn),
                     raw_body,
                     blocking,

@@ -47,6 +47,11 @@ def _router(style: str, prefix: str) -> Router:
     def create(req: Req) -> dict:
         return {"thing": req.body["thing"]}
 
+    # Glance publishes its schemas without a top-level "type"
+    @r.route("POST", "/tags", auth=False, schema={"properties": {"name": {"type": "string"}}})
+    def tag(req: Req) -> dict:
+        return {"name": req.body.get("name")}
+
     @r.route("GET", "/private")
     def private(req: Req) -> dict:
         req.authorize("x:get")
@@ -132,3 +137,11 @@ def test_auth_required_and_request_id(client: TestClient) -> None:
 def test_delete_returns_204_without_body(client: TestClient) -> None:
     r = client.delete("/compute/things/1")
     assert r.status_code == 204 and r.content == b""
+
+
+def test_schema_without_type_still_wants_an_object(client: TestClient) -> None:
+    # `true` passed such a schema and reached a handler calling body.get: a 500
+    assert client.post("/compute/tags", json={"name": "a"}).json() == {"name": "a"}
+    for raw in (b"true", b"1", b"[]", b"null", b'"x"'):
+        r = client.post("/compute/tags", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400, (raw, r.text)
