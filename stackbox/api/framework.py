@@ -263,6 +263,7 @@ async def _run(spec: RouteSpec, state: AppState, request: Request) -> tuple[Req,
         if not ctx.permits(spec.router.name, request.method, path):
             # An application credential limited to other calls (keystonemiddleware: 401).
             raise errors.Unauthorized("Token authorization failed")
+    _check_url(request)
     body = None
     if not spec.raw_body and request.method in ("POST", "PUT", "PATCH"):
         body = await read_json(request, state.cfg.get("api", "max_request_body_size"))
@@ -282,6 +283,17 @@ async def _run(spec: RouteSpec, state: AppState, request: Request) -> tuple[Req,
             _call_sync, spec.handler, req, state, limiter=state.limiter
         )
     return req, to_response(result, spec.status)
+
+
+def _check_url(request: Request) -> None:
+    """400 for a path parameter or query parameter that no id, name or filter can hold
+    (a NUL, which PostgreSQL refuses in any text comparison)."""
+    words = [
+        *request.path_params.values(),
+        *(w for kv in request.query_params.multi_items() for w in kv),
+    ]
+    if not all(jsonbody.is_text(w) for w in words):
+        raise errors.BadRequest("Invalid input: the URL holds a NUL character.")
 
 
 def _call_sync(handler: Handler, req: Req, state: AppState) -> Any:

@@ -1,7 +1,8 @@
 """A request body's JSON, refused with a 400 when it is not something every handler,
 validator and database below can take: malformed, nested past any OpenStack body, or
 holding text that is not Unicode (an unpaired surrogate escape such as "\\ud800",
-which Python's parser accepts and every UTF-8 encoder after it refuses).
+which Python's parser accepts and every UTF-8 encoder after it refuses) or a NUL
+("\\u0000", which no PostgreSQL text column takes).
 
 Only parsing lives here; what the body must contain is each route's schema."""
 
@@ -17,31 +18,34 @@ from stackbox.api import errors
 # anything walks it: the parser, the validator and every encoder recurse per level.
 MAX_JSON_DEPTH = 64
 
-# A \uD800-\uDFFF escape: the only way a lone surrogate gets into a parsed string.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# A \uD800-\uDFFF or \u0000 escape: the only ways a lone surrogate or a NUL gets into
+# a parsed string (the parser refuses raw control characters).
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
 
 
 def parse(raw: bytes) -> Any:
     """The JSON of `raw` (None when empty); 400 when malformed, nested deeper than
-    MAX_JSON_DEPTH or holding an unpaired surrogate."""
+    MAX_JSON_DEPTH or holding an unpaired surrogate or a NUL."""
     if not raw.strip():
         return None
     too_deep = errors.BadRequest(
         f"Malformed request body: it is nested deeper than {MAX_JSON_DEPTH} levels."
     )
     try:
-        value = json.loads(raw)
+        text = raw.decode("utf-8-sig")  # JSON is UTF-8 (RFC 8259); a BOM is tolerated
+        value = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         raise errors.BadRequest("Malformed request body: it is not valid JSON.") from None
     except RecursionError:  # deeper than the parser itself can go
         raise too_deep from None
-    strings = _SURROGATE_ESCAPE.search(raw) is not None
+    strings = _SUSPECT_ESCAPE.search(text) is not None
     problem = _walk(value, MAX_JSON_DEPTH, strings)
     if problem == "depth":
         raise too_deep
     if problem == "text":
         raise errors.BadRequest(
-            "Malformed request body: a string holds an unpaired surrogate (not Unicode text)."
+            "Malformed request body: a string holds a NUL character or an unpaired "
+            "surrogate (not Unicode text)."
         )
     return value
 
@@ -53,12 +57,12 @@ def _walk(value: Any, limit: int, strings: bool) -> str | None:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if strings and not _is_text(item):
+            if strings and not is_text(item):
                 return "text"
             continue
         if isinstance(item, dict):
             children: Any = item.values()
-            if strings and not all(_is_text(k) for k in item):
+            if strings and not all(is_text(k) for k in item):
                 return "text"
         elif isinstance(item, list):
             children = item
@@ -70,7 +74,10 @@ def _walk(value: Any, limit: int, strings: bool) -> str | None:
     return None
 
 
-def _is_text(s: str) -> bool:
+def is_text(s: str) -> bool:
+    """Whether `s` can be stored as text anywhere: UTF-8 encodable, without NUL."""
+    if "\x00" in s:
+        return False
     try:
         s.encode("utf-8")
     except UnicodeEncodeError:

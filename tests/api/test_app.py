@@ -145,3 +145,11 @@ def test_schema_without_type_still_wants_an_object(client: TestClient) -> None:
     for raw in (b"true", b"1", b"[]", b"null", b'"x"'):
         r = client.post("/compute/tags", content=raw, headers={"content-type": "application/json"})
         assert r.status_code == 400, (raw, r.text)
+
+
+def test_nul_in_the_url_is_a_400(client: TestClient) -> None:
+    # on PostgreSQL a NUL in a path id or a query filter was a 500 (DataError)
+    assert client.delete("/compute/things/1").status_code == 204
+    assert client.delete("/compute/things/a%00b").status_code == 400
+    assert client.delete("/compute/things/1?x=%00").status_code == 400
+    assert client.delete("/compute/things/1?%00=x").status_code == 400

@@ -43,3 +43,18 @@ def test_unpaired_surrogates_are_a_400() -> None:
         assert "unpaired surrogate" in _refused(raw)
     # a pair is one character, and a plain escape is fine
     assert jsonbody.parse(rb'{"e": "\ud83d\ude00", "n": "\u00e9"}') == {"e": "\U0001f600", "n": "é"}
+
+
+def test_nul_in_a_string_is_a_400() -> None:
+    # PostgreSQL refuses NUL in text: "\u0000" anywhere was a 500 there
+    for raw in (rb'{"name": "a\u0000b"}', rb'{"a\u0000": 1}', rb'["\u0000"]'):
+        assert "NUL" in _refused(raw)
+    assert jsonbody.parse(rb'{"name": "a\\u0000b"}') == {
+        "name": "a\\u0000b"
+    }  # an escaped backslash
+
+
+def test_json_must_be_utf8() -> None:
+    assert jsonbody.parse(b'\xef\xbb\xbf{"a": 1}') == {"a": 1}
+    # UTF-16 (which json.loads would detect) could smuggle escapes past the checks
+    assert "not valid JSON" in _refused('{"a": "\\u0000"}'.encode("utf-16"))
