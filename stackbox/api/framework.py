@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import jsonschema
+import sqlalchemy.exc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -224,6 +225,14 @@ class _Endpoint:
             req, resp = await _run(spec, self.state, request)
         except errors.ApiError as err:
             resp = router.render_error(err)
+        except (OverflowError, sqlalchemy.exc.DataError) as exc:
+            # A number or text from the request that the database cannot hold or compare
+            # (an integer past 64 bits on SQLite, SQLSTATE class 22 on PostgreSQL): the
+            # session was rolled back, and the input, not the server, is at fault.
+            LOG.info("input out of range in %s %s: %s", request.method, request.url.path, exc)
+            resp = router.render_error(
+                errors.BadRequest("Invalid input: a value is out of range for its field.")
+            )
         except Exception:
             LOG.exception("unexpected error in %s %s", request.method, request.url.path)
             resp = router.render_error(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import literal, select
 from starlette.testclient import TestClient
 
 from stackbox import config
@@ -51,6 +52,12 @@ def _router(style: str, prefix: str) -> Router:
     @r.route("POST", "/tags", auth=False, schema={"properties": {"name": {"type": "string"}}})
     def tag(req: Req) -> dict:
         return {"name": req.body.get("name")}
+
+    @r.route("GET", "/count", auth=False)
+    def count(req: Req) -> dict:
+        # an unchecked integer from the query, compared in SQL
+        n = int(req.query.get("n", "0"))
+        return {"n": req.db.scalar(select(literal(n)))}
 
     @r.route("GET", "/private")
     def private(req: Req) -> dict:
@@ -153,3 +160,10 @@ def test_nul_in_the_url_is_a_400(client: TestClient) -> None:
     assert client.delete("/compute/things/a%00b").status_code == 400
     assert client.delete("/compute/things/1?x=%00").status_code == 400
     assert client.delete("/compute/things/1?%00=x").status_code == 400
+
+
+def test_a_number_the_database_cannot_hold_is_a_400(client: TestClient) -> None:
+    # ?size_min=2**63 on GET /image/v2/images was a 500 (OverflowError from SQLite)
+    assert client.get("/compute/count?n=5").json() == {"n": 5}
+    r = client.get(f"/compute/count?n={2**63}")
+    assert r.status_code == 400 and "out of range" in r.json()["badRequest"]["message"]
