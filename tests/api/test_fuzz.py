@@ -1,6 +1,6 @@
 """Hostile input, measured: every route and method of every service (from the app's own
 routers, so a new route is fuzzed without a change here) called with broken bodies,
-query strings, headers and path ids (tests/api/fuzzgen.py), as the admin, as project
+query strings, headers and path ids (tests/api/fuzzvalues.py), as the admin, as project
 A's member and as project B's member (tests/api/fuzzworld.py).
 
 Every response must be below 500 and carry no traceback, Python exception name, SQL or
@@ -31,7 +31,7 @@ import pytest
 
 from stackbox.api.app import service_routers
 from stackbox.api.framework import RouteSpec
-from tests.api import fuzzgen
+from tests.api import fuzzvalues
 from tests.api.fuzzgen import CLASSES, Gen
 from tests.api.fuzzworld import World, make_world
 from tests.conftest import pg_schema_url
@@ -138,10 +138,10 @@ def _body(gen: Gen, spec: RouteSpec, cls: str) -> tuple[bytes, str]:
     else:
         body = gen.body_for(spec)
     if cls == "invalid_json":
-        return r.choice(fuzzgen.INVALID_JSON), ctype
+        return r.choice(fuzzvalues.INVALID_JSON), ctype
     if cls == "wrong_content_type":
-        ctype = r.choice(fuzzgen.CONTENT_TYPES)
-    text = fuzzgen.dump(gen.mutate(body, cls))
+        ctype = r.choice(fuzzvalues.CONTENT_TYPES)
+    text = fuzzvalues.dump(gen.mutate(body, cls))
     content = text.encode("utf-8", "surrogatepass")
     if cls == "bad_utf8":
         at = r.randrange(len(content) + 1)
@@ -161,7 +161,7 @@ def build(w: World, gen: Gen, spec: RouteSpec, who: str, cls: str) -> Sent:
     headers = [(b"x-auth-token", gen.token(w.tokens[who]) if cls == "bad_token" else token)]
     if cls == "bad_microversion":
         name = r.choice([b"openstack-api-version", b"x-openstack-nova-api-version"])
-        value = r.choice(fuzzgen.MICROVERSIONS)
+        value = r.choice(fuzzvalues.MICROVERSIONS)
         if name != b"openstack-api-version":
             value = value.removeprefix("compute ")
         headers.append((name, value.encode("utf-8")))
@@ -296,3 +296,18 @@ def test_fuzz_every_route(
         assert r.status_code == 200, f"A's {what} did not survive the fuzzing: {r.status_code}"
     rss0, rss1 = stats["rss"]
     assert rss1 - rss0 < RSS_BOUND_MIB, _report(backend, stats)
+
+
+def test_the_checks_see_what_they_look_for() -> None:
+    w = World(client=None, state=None, passwords={}, secret={"aaaa-1111"})  # type: ignore[arg-type]
+    sent = Sent("B", "valid_ish", "GET", "/compute/v2.1/servers", [], b"")
+    none = ErrorLog()
+    assert check(w, sent, 200, '{"servers": []}', none) == []
+    assert check(w, sent, 500, "", none)
+    assert check(w, sent, 200, '{"servers": [{"id": "aaaa-1111"}]}', none)
+    assert check(w, sent, 400, 'File "/x/y.py", line 3, in f', none)
+    assert check(w, sent, 400, "(sqlite3.IntegrityError) UNIQUE constraint failed", none)
+    # B may be told that the id it sent was not found, never shown it on success
+    asked = Sent("B", "valid_ish", "DELETE", "/compute/v2.1/servers/aaaa-1111", [], b"")
+    assert check(w, asked, 404, "Instance aaaa-1111 could not be found.", none) == []
+    assert check(w, asked, 204, "", none)
