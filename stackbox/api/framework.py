@@ -24,7 +24,6 @@ before the service sees it.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import threading
 from collections import OrderedDict
@@ -34,11 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import jsonschema
+import sqlalchemy.exc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from stackbox.api import errors
+from stackbox.api import errors, jsonbody
 from stackbox.api.context import RequestContext
 
 if TYPE_CHECKING:
@@ -129,6 +129,16 @@ class RouteSpec:
     blocking: bool = False
 
 
+def body_schema(schema: dict) -> dict:
+    """The schema a route's body is checked against: `schema`, or, when it names an
+    object's properties without saying that the body is an object (Glance publishes its
+    schemas so), `schema` with "type": "object" -- else `true`, `null` or `1` would pass
+    it and reach a handler that expects a dict. Made once, when the route is declared."""
+    if "type" in schema or not {"properties", "required"} & schema.keys():
+        return schema
+    return {**schema, "type": "object"}
+
+
 def _forbidden_default(action: str) -> str:
     return f"You are not authorized to perform the requested action: {action}."
 
@@ -175,7 +185,7 @@ class Router:
                     fn,
                     auth,
                     status,
-                    schema,
+                    None if schema is None else body_schema(schema),
                     inspect.iscoroutinefunction(fn),
                     raw_body,
                     blocking,
@@ -222,6 +232,14 @@ class _Endpoint:
             resp = await _run(req)
         except errors.ApiError as err:
             resp = router.render_error(err)
+        except (OverflowError, sqlalchemy.exc.DataError) as exc:
+            # A number or text from the request that the database cannot hold or compare
+            # (an integer past 64 bits on SQLite, SQLSTATE class 22 on PostgreSQL): the
+            # session was rolled back, and the input, not the server, is at fault.
+            LOG.info("input out of range in %s %s: %s", request.method, request.url.path, exc)
+            resp = router.render_error(
+                errors.BadRequest("Invalid input: a value is out of range for its field.")
+            )
         except Exception:
             LOG.exception("unexpected error in %s %s", request.method, request.url.path)
             resp = router.render_error(
@@ -263,6 +281,7 @@ async def _admit(spec: RouteSpec, state: AppState, request: Request) -> Req:
         if not ctx.permits(spec.router.name, request.method, path):
             # An application credential limited to other calls (keystonemiddleware: 401).
             raise errors.Unauthorized("Token authorization failed")
+    _check_url(request)
     return Req(request, state, spec, ctx, None)
 
 
@@ -285,6 +304,17 @@ async def _run(req: Req) -> Response:
             _call_sync, spec.handler, req, state, limiter=state.limiter
         )
     return to_response(result, spec.status)
+
+
+def _check_url(request: Request) -> None:
+    """400 for a path parameter or query parameter that no id, name or filter can hold
+    (a NUL, which PostgreSQL refuses in any text comparison)."""
+    words = [
+        *request.path_params.values(),
+        *(w for kv in request.query_params.multi_items() for w in kv),
+    ]
+    if not all(jsonbody.is_text(w) for w in words):
+        raise errors.BadRequest("Invalid input: the URL holds a NUL character.")
 
 
 def _call_sync(handler: Handler, req: Req, state: AppState) -> Any:
@@ -336,13 +366,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    raw = await read_body(request, limit)
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.BadRequest("Malformed request body: it is not valid JSON.") from None
+    return jsonbody.parse(await read_body(request, limit))
 
 
 # Formats ("ipv4", "ipv6", ...) are checked, as Nova's validator does.

@@ -19,7 +19,7 @@ from stackbox.compute.api.microversion import Version, pick, version
 
 LIMIT = {
     "type": ["integer", "string"],
-    "pattern": r"^-?[0-9]+$",
+    "pattern": r"^-?[0-9]{1,10}$",  # the digits of an int32; more would make int() raise
     "minimum": -1,
     "maximum": 0x7FFFFFFF,
 }

@@ -53,6 +53,18 @@ def test_update_show_delete_and_policy(srv: Srv) -> None:
     assert r.status_code == 400
     r = req(srv, "PUT", path, srv.admin, json={"quota_set": {"bogus": 1}})
     assert r.status_code == 400
+    # a string of 65,536 digits passed the schema and int() refused it: a 500
+    for name in ("cores", "injected_file_content_bytes"):
+        r = req(srv, "PUT", path, srv.admin, json={"quota_set": {name: "0" * 65536}})
+        assert r.status_code == 400, r.text
+    r = req(
+        srv,
+        "PUT",
+        "/os-quota-class-sets/default",
+        srv.admin,
+        json={"quota_class_set": {"cores": "1" * 5000}},
+    )
+    assert r.status_code == 400, r.text
     assert req(srv, "DELETE", path, m.headers).status_code == 403
     assert req(srv, "DELETE", path, srv.admin).status_code == 202
     shown = req(srv, "GET", path, m.headers).json()["quota_set"]
