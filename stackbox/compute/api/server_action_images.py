@@ -1,10 +1,12 @@
-"""Server actions that make images: createImage (a snapshot) and shelve (a snapshot the
-server is later rebuilt from), plus shelveOffload and unshelve.
+"""Server actions that make images: createImage (a snapshot), createBackup (a snapshot
+with `image_type=backup` whose oldest siblings the host rotates out) and shelve (a
+snapshot the server is later rebuilt from), plus shelveOffload and unshelve.
 
-The API creates the image row itself, in the Image service's tables, in the same
-transaction as the task_state change ("queued", private, owned by the instance's
-project, with Nova's snapshot properties); the compute host snapshots the root disk and
-uploads the data through the Image API (`snapshot_instance` / `shelve_instance`)."""
+The API asks the Image service's internal client (`stackbox.image.client.ImageClient`)
+for the queued image, in the same transaction as the task_state change (private, owned
+by the instance's project, with Nova's snapshot properties); the compute host snapshots
+the root disk and uploads the data through the Image API (`snapshot_instance`,
+`backup_instance`, `shelve_instance`)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from stackbox.compute.api import server_action_base as base
 from stackbox.compute.api.microversion import version
 from stackbox.compute.models import Instance
 from stackbox.db.base import utcnow
-from stackbox.image.models import Image, ImageProperty
+from stackbox.image.client import ImageClient, ImageClientError, ImageInfo, ImageNotAuthorized
 
 # Image properties a snapshot does not inherit from the image the server booted from.
 NOT_INHERITED = frozenset(
@@ -44,9 +46,15 @@ NOT_INHERITED = frozenset(
 
 
 def snapshot_image(
-    req: Req, inst: Instance, name: str, metadata: dict[str, str], image_id: str | None = None
-) -> Image:
-    """Add the queued image row a snapshot of `inst` will be uploaded into."""
+    req: Req,
+    inst: Instance,
+    name: str,
+    metadata: dict[str, str],
+    image_id: str | None = None,
+    image_type: str = "snapshot",
+) -> ImageInfo:
+    """Have the Image service add the queued image a snapshot of `inst` will be uploaded
+    into (403/400 when it refuses a property)."""
     ctx = req.context
     meta = inst.image_meta or {}
     inherited = {
@@ -56,7 +64,7 @@ def snapshot_image(
     }
     props: dict[str, str] = {
         **inherited,
-        "image_type": "snapshot",
+        "image_type": image_type,
         "instance_uuid": inst.uuid,
         "base_image_ref": inst.image_ref or "",
         "user_id": ctx.user_id,
@@ -65,21 +73,22 @@ def snapshot_image(
         **metadata,
     }
     root_gb = int((inst.flavor or {}).get("root_gb") or 0)
-    img = Image(
-        id=image_id or str(uuid.uuid4()),
-        name=name,
-        status="queued",
-        disk_format="qcow2",
-        container_format="bare",
-        visibility="private",
-        owner=inst.project_id,
-        min_disk=max(root_gb, int(meta.get("min_disk") or 0)),
-        min_ram=int(meta.get("min_ram") or 0),
-    )
-    img.properties = [ImageProperty(name=k, value=v) for k, v in props.items()]
-    req.db.add(img)
-    req.db.flush()
-    return img
+    attributes = {
+        "id": image_id or str(uuid.uuid4()),
+        "name": name,
+        "disk_format": "qcow2",
+        "container_format": "bare",
+        "visibility": "private",
+        "owner": inst.project_id,
+        "min_disk": max(root_gb, int(meta.get("min_disk") or 0)),
+        "min_ram": int(meta.get("min_ram") or 0),
+    }
+    try:
+        return ImageClient(req).create(attributes, props)
+    except ImageNotAuthorized as exc:
+        raise errors.Forbidden(exc.message) from None
+    except ImageClientError as exc:
+        raise errors.BadRequest(exc.message) from None
 
 
 def image_url(req: Req, image_id: str) -> str:
