@@ -15,7 +15,7 @@ from typing import Any
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.compute import requestspec, states, zones
+from stackbox.compute import quotas, requestspec, states, zones
 from stackbox.compute.api import server_action_base as base
 from stackbox.compute.api.microversion import version
 from stackbox.compute.models import Instance
@@ -108,6 +108,29 @@ def create_image(req: Req, inst: Instance, value: dict) -> Any:
     return None, 202, {"Location": image_url(req, img.id)}
 
 
+def create_backup(req: Req, inst: Instance, value: dict) -> Any:
+    """Nova's backup: a snapshot with `image_type=backup` and `backup_type`; after the
+    upload the host deletes the oldest backups of this server and type beyond
+    `rotation` (0: all of them, the new one included). No lock check, as in Nova."""
+    base.authorize(req, "os_compute_api:os-create-backup", inst)
+    metadata = dict(value.get("metadata") or {})
+    if version(req) < (2, 39):  # quota on image metadata, gone from 2.39 as in Nova
+        quotas.check_metadata(req.db, inst.project_id, len(metadata), req.state.cfg)
+    base.check_host(inst)
+    backup_type, rotation = value["backup_type"], int(value["rotation"])
+    rid = base.begin(req, inst, "createBackup", states.IMAGE_BACKUP)
+    metadata["backup_type"] = backup_type
+    img = snapshot_image(req, inst, value["name"], metadata, image_type="backup")
+    comp = base.compute(req)
+    payload = base.instance_payload(inst)
+    base.send(req, comp.backup_instance, inst.host, payload, rid, img.id, backup_type, rotation)
+    if version(req) >= (2, 45):
+        return {"image_id": img.id}, 202
+    if rotation == 0:  # the backup will be rotated out at once: nothing to point at
+        return None, 202
+    return None, 202, {"Location": f"{req.state.cfg.public_url}/compute/v2.1/images/{img.id}"}
+
+
 def shelve(req: Req, inst: Instance, _value: Any) -> None:
     base.authorize(req, "os_compute_api:os-shelve:shelve", inst)
     base.check_locked(req, inst)
@@ -180,6 +203,23 @@ _CREATE_IMAGE = {
     "required": ["name"],
     "additionalProperties": False,
 }
+_CREATE_BACKUP = {
+    "type": "object",
+    "properties": {
+        "name": _CREATE_IMAGE["properties"]["name"],
+        "backup_type": {"type": "string"},
+        # Nova's non-negative integer: a number or a string of digits
+        "rotation": {
+            "type": ["integer", "string"],
+            "pattern": "^[0-9]*$",
+            "minimum": 0,
+            "minLength": 1,
+        },
+        "metadata": _METADATA,
+    },
+    "required": ["name", "backup_type", "rotation"],
+    "additionalProperties": False,
+}
 _UNSHELVE_277 = {
     "oneOf": [
         {"type": "null"},
@@ -207,6 +247,7 @@ _UNSHELVE_291 = {
 
 ACTIONS: dict[str, base.ActionSpec] = {
     "createImage": base.ActionSpec(create_image, [((2, 1), _CREATE_IMAGE)]),
+    "createBackup": base.ActionSpec(create_backup, [((2, 1), _CREATE_BACKUP)]),
     "shelve": base.ActionSpec(shelve, base.NO_PARAMETERS),
     "shelveOffload": base.ActionSpec(shelve_offload, base.NO_PARAMETERS),
     "unshelve": base.ActionSpec(
