@@ -360,6 +360,14 @@ OPTIONS: list[Opt] = [
         "Seconds a shelved server keeps its host resources (0: offload at once, -1: never).",
     ),
     Opt("compute", "max_local_block_devices", int, 3, "Most local disks a server may have."),
+    Opt(
+        "compute",
+        "reclaim_instance_interval",
+        int,
+        0,
+        "Seconds a deleted server is kept SOFT_DELETED (restorable) before its host "
+        "reclaims it (0: servers are deleted at once).",
+    ),
     # [scheduler]
     Opt(
         "scheduler",

@@ -4,7 +4,8 @@
 streams a file to `PUT {endpoint}/v2/images/{id}/file` (Content-Type
 application/octet-stream, `X-Auth-Token` from `token_for(project_id, user_id)` -- the
 conductor's service token), `delete(image_id, ...)` removes a queued image whose upload
-failed. The file is read in chunks, never held in memory.
+failed, `list_images(params, ...)` lists images with Glance's query parameters (backup
+rotation). The file is read in chunks, never held in memory.
 
 Not here: taking the snapshot (snapshot.py), image metadata (the API created the image
 record before casting to the compute host).
@@ -13,15 +14,18 @@ record before casting to the compute host).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 
 LOG = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
+# A listing longer than this many pages is cut short (a runaway `next` chain).
+MAX_PAGES = 100
 TokenFor = Callable[[str, str], Awaitable[str]]
 
 
@@ -80,6 +84,30 @@ class ImageUploader:
             raise ImageUploadError(image_id, f"{type(exc).__name__}: {exc}") from exc
         if not 200 <= resp.status_code < 300:
             raise ImageUploadError(image_id, resp.text[:200], status=resp.status_code)
+
+    async def list_images(
+        self, params: Mapping[str, str], project_id: str, user_id: str
+    ) -> list[dict[str, Any]]:
+        """Every image `GET /v2/images?<params>` lists, following Glance's `next` links
+        (at most MAX_PAGES pages). Raises ImageUploadError."""
+        headers = {"X-Auth-Token": await self._token_for(project_id, user_id)}
+        url: str | None = f"{self.image_endpoint}/v2/images?{urlencode(dict(params))}"
+        found: list[dict[str, Any]] = []
+        async with self._client() as client:
+            for _ in range(MAX_PAGES):
+                if url is None:
+                    break
+                try:
+                    resp = await client.get(url, headers=headers)
+                except httpx.HTTPError as exc:
+                    raise ImageUploadError("", f"{type(exc).__name__}: {exc}") from exc
+                if resp.status_code != 200:
+                    raise ImageUploadError("", resp.text[:200], status=resp.status_code)
+                body = resp.json()
+                found.extend(body.get("images") or [])
+                nxt = body.get("next")
+                url = f"{self.image_endpoint}{nxt}" if nxt else None
+        return found
 
     async def delete(self, image_id: str, project_id: str, user_id: str) -> bool:
         """Delete the image (best effort: logs and returns False on failure)."""

@@ -2,15 +2,16 @@
 
 Thin by design: each public method (exactly the messages of `rpcapi.ComputeAPI`)
 serializes on the instance's uuid, records the action event `compute_<method>`, runs
-one workflow module (boot, power, resize, snapshot, console, recovery) and reports the
-result through `rpcapi.ConductorAPI` -- the host has no database. On error it records an
+one workflow module (boot, power, resize, snapshot, backup, console, recovery) and
+reports the result through `rpcapi.ConductorAPI` -- the host has no database. On error it records an
 instance fault (code 500, message, traceback), puts the instance in ERROR or back to its
 previous vm_state (where Nova does that, e.g. a failed stop) and finishes the event with
 "Error". Blocking driver and disk calls run in worker threads (in the workflows).
 
 `create(cfg, bus, host)` builds the real thing (libvirt URI choice, image cache, Image
 API uploader); `start()` reports resources, repairs (recovery.init_host) and starts the
-periodic tasks; `stop()` ends them. Not here: workflow logic, XML, disk commands.
+periodic tasks (power sync, resource reports, image cache, reclaim of soft-deleted
+instances); `stop()` ends them. Not here: workflow logic, XML, disk commands.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from stackbox import bus as sbbus
-from stackbox.compute import boot, console, external_events, power, recovery, resize, snapshot
+from stackbox.compute import (
+    backup,
+    boot,
+    console,
+    external_events,
+    power,
+    recovery,
+    resize,
+    snapshot,
+)
 from stackbox.compute import states as st
 from stackbox.compute.cloud import CloudRef, check_template
 from stackbox.compute.imagecache import FileImageSource, HttpImageSource, ImageCache, ImageSource
@@ -43,6 +53,8 @@ _OWNER: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
 )
 GONE = ("UnexpectedTaskState", "InstanceNotFound")
 Work = Callable[[], Awaitable[dict[str, Any] | None]]
+# Seconds between looks for soft-deleted instances to reclaim (Nova's periodic spacing).
+RECLAIM_PERIOD = 60
 
 
 def instances_path(cfg: Any) -> Path:
@@ -124,6 +136,10 @@ class ComputeManager:
         evict = float(self.cfg.get("compute", "image_cache_manager_interval"))
         if evict > 0:
             self._periodic.append(asyncio.create_task(self._every(evict, self.evict_images)))
+        reclaim = int(self.cfg.get("compute", "reclaim_instance_interval"))
+        if reclaim > 0:  # Nova's periodic spacing, or the interval itself when shorter
+            every = float(min(reclaim, RECLAIM_PERIOD))
+            self._periodic.append(asyncio.create_task(self._every(every, self.reclaim_deleted)))
 
     async def stop(self) -> None:
         tasks, self._periodic = self._periodic, []
@@ -184,6 +200,28 @@ class ComputeManager:
         }
         data.update(placement_report(self.cfg, res))
         await self.conductor.compute_node_update(self.host, data)
+
+    async def reclaim_deleted(self) -> list[str]:
+        """Delete for good the SOFT_DELETED instances of this host whose
+        compute.reclaim_instance_interval has passed (Nova's _reclaim_queued_deletes);
+        the conductor marks them deleting first, so a racing restore gets a 409.
+        Returns the uuids reclaimed."""
+        interval = int(self.cfg.get("compute", "reclaim_instance_interval"))
+        if interval <= 0:
+            return []
+        done = []
+        for inst in await self.conductor.claim_queued_deletes(self.host, float(interval)):
+            uuid = inst["uuid"]
+            LOG.info("reclaiming deleted instance %s", uuid)
+            try:
+                async with self._lock(uuid):
+                    await asyncio.to_thread(boot.cleanup, self.ctx, uuid)
+                    await self.conductor.instance_destroyed(uuid)
+            except Exception:  # left in task deleting: the next start finishes it
+                LOG.exception("reclaim of instance %s failed", uuid)
+                continue
+            done.append(uuid)
+        return done
 
     async def sync_power(self) -> int:
         return await recovery.sync_power_states(self.ctx, self._busy)
@@ -305,6 +343,26 @@ class ComputeManager:
             expected=[st.REBUILD_SPAWNING],
         )
 
+    async def soft_delete_instance(self, instance: dict, request_id: str) -> None:
+        await self._action(
+            "soft_delete_instance",
+            instance,
+            request_id,
+            lambda: power.soft_delete(self.ctx, instance),
+            expected=[st.SOFT_DELETING],
+            on_error="revert",
+        )
+
+    async def restore_instance(self, instance: dict, request_id: str) -> None:
+        await self._action(
+            "restore_instance",
+            instance,
+            request_id,
+            lambda: power.restore(self.ctx, instance),
+            expected=[st.RESTORING],
+            on_error="revert",
+        )
+
     # -- RPC: power -------------------------------------------------------------------
     async def reboot_instance(self, instance: dict, request_id: str, reboot_type: str) -> None:
         hard = str(reboot_type).upper() == "HARD"
@@ -387,6 +445,18 @@ class ComputeManager:
             request_id,
             lambda: snapshot.snapshot_instance(self.ctx, instance, image_id),
             expected=[st.IMAGE_UPLOADING],
+            on_error="revert",
+        )
+
+    async def backup_instance(
+        self, instance: dict, request_id: str, image_id: str, backup_type: str, rotation: int
+    ) -> None:
+        await self._action(
+            "backup_instance",
+            instance,
+            request_id,
+            lambda: backup.backup_instance(self.ctx, instance, image_id, backup_type, rotation),
+            expected=None,
             on_error="revert",
         )
 

@@ -1,4 +1,6 @@
-"""Power workflows: reboot (soft/hard), stop, start, pause/unpause, suspend/resume.
+"""Power workflows: reboot (soft/hard), stop, start, pause/unpause, suspend/resume, and
+the power side of a deferred delete: soft_delete (off at once, SOFT_DELETED) and restore
+(on again, ACTIVE).
 
 Each function drives the hypervisor and returns the instance values to report, with the
 vm_state Nova ends in and the power_state the hypervisor reports afterwards. Errors
@@ -12,6 +14,7 @@ API checks `states.ALLOWED` before casting).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from stackbox.compute import boot
@@ -87,3 +90,18 @@ async def resume(ctx: Context, instance: dict[str, Any]) -> dict[str, Any]:
     uuid = instance["uuid"]
     await asyncio.to_thread(ctx.driver.resume, uuid)
     return await _final(ctx, uuid, st.ACTIVE)
+
+
+async def soft_delete(ctx: Context, instance: dict[str, Any]) -> dict[str, Any]:
+    """Power off without waiting for the guest (Nova's soft delete is not a clean
+    shutdown); the guest and its files stay until the instance is reclaimed. A guest
+    the hypervisor lost is already off."""
+    uuid = instance["uuid"]
+    with contextlib.suppress(GuestNotFound):
+        await asyncio.to_thread(ctx.driver.power_off, uuid, 0.0)
+    return await _final(ctx, uuid, st.SOFT_DELETED)
+
+
+async def restore(ctx: Context, instance: dict[str, Any]) -> dict[str, Any]:
+    """Power a soft-deleted guest on again (re-created from its files if lost)."""
+    return await start(ctx, instance)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stackbox.api import errors
+from stackbox.compute import states
 from stackbox.compute.models import Instance, KeyPair
 from stackbox.compute.opmodels import (
     Quota,
@@ -183,9 +184,12 @@ def _flavor_size(inst_flavor: dict | None, new_flavor: dict | None) -> tuple[int
 
 def usage(s: Session, project_id: str, user_id: str | None = None) -> dict[str, int]:
     """What a project (or one user of it) uses now, counted from the rows. Shelved and
-    offloaded servers count, as in Nova."""
+    offloaded servers count, as in Nova; soft-deleted ones (queued for deletion) do not,
+    so restoring one checks the quota again."""
     q = select(Instance.flavor, Instance.new_flavor).where(
-        Instance.project_id == project_id, Instance.deleted.is_(False)
+        Instance.project_id == project_id,
+        Instance.deleted.is_(False),
+        Instance.vm_state != states.SOFT_DELETED,
     )
     g = select(func.count(ServerGroup.id)).where(ServerGroup.project_id == project_id)
     if user_id:

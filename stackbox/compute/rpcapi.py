@@ -105,6 +105,35 @@ class ComputeAPI:
             host, "snapshot_instance", instance=instance, request_id=request_id, image_id=image_id
         )
 
+    async def backup_instance(
+        self,
+        host: str,
+        instance: dict,
+        request_id: str,
+        image_id: str,
+        backup_type: str,
+        rotation: int,
+    ) -> None:
+        """A snapshot into `image_id`, then the oldest backups of the instance and
+        `backup_type` beyond `rotation` are deleted."""
+        await self._cast(
+            host,
+            "backup_instance",
+            instance=instance,
+            request_id=request_id,
+            image_id=image_id,
+            backup_type=backup_type,
+            rotation=rotation,
+        )
+
+    async def soft_delete_instance(self, host: str, instance: dict, request_id: str) -> None:
+        """Power the guest off and mark the instance SOFT_DELETED (resources kept)."""
+        await self._cast(host, "soft_delete_instance", instance=instance, request_id=request_id)
+
+    async def restore_instance(self, host: str, instance: dict, request_id: str) -> None:
+        """Power a SOFT_DELETED instance's guest back on: ACTIVE again."""
+        await self._cast(host, "restore_instance", instance=instance, request_id=request_id)
+
     async def shelve_instance(
         self, host: str, instance: dict, request_id: str, image_id: str, offload: bool
     ) -> None:
@@ -294,6 +323,18 @@ class ConductorAPI:
         """Payloads of every non-deleted instance assigned to the host."""
         result: list[dict] = await self.bus.call(
             CONDUCTOR_TOPIC, "instances_for_host", compute_host=compute_host
+        )
+        return result
+
+    async def claim_queued_deletes(self, compute_host: str, older_than: float) -> list[dict]:
+        """Payloads of the host's SOFT_DELETED instances deleted more than `older_than`
+        seconds ago, each now in task_state deleting (so a restore can no longer win):
+        the host removes their guests and reports `instance_destroyed`."""
+        result: list[dict] = await self.bus.call(
+            CONDUCTOR_TOPIC,
+            "claim_queued_deletes",
+            compute_host=compute_host,
+            older_than=older_than,
         )
         return result
 

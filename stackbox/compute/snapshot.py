@@ -86,10 +86,15 @@ async def snapshot_and_upload(
 
 
 async def snapshot_instance(
-    ctx: Context, instance: dict[str, Any], image_id: str
+    ctx: Context,
+    instance: dict[str, Any],
+    image_id: str,
+    started: list[str | None] | None = None,
 ) -> dict[str, Any]:
+    """`started`: the task states the API left the instance in (a backup's is
+    image_backup); default a snapshot's."""
     uuid = instance["uuid"]
-    await ctx.update(uuid, {"task_state": st.IMAGE_PENDING_UPLOAD}, SNAPSHOT_TASKS)
+    await ctx.update(uuid, {"task_state": st.IMAGE_PENDING_UPLOAD}, started or SNAPSHOT_TASKS)
     await snapshot_and_upload(
         ctx, instance, image_id, (st.IMAGE_UPLOADING, [st.IMAGE_PENDING_UPLOAD])
     )

@@ -58,6 +58,9 @@ SHELVING_IMAGE_UPLOADING: Final = "shelving_image_uploading"
 SHELVING_OFFLOADING: Final = "shelving_offloading"
 UNSHELVING: Final = "unshelving"
 DELETING: Final = "deleting"
+SOFT_DELETING: Final = "soft-deleting"
+RESTORING: Final = "restoring"
+IMAGE_BACKUP: Final = "image_backup"
 
 # --- power_state (libvirt-independent numbers, as Nova reports them) ----------
 NOSTATE: Final = 0
@@ -167,4 +170,10 @@ ALLOWED: Final[dict[str, tuple[str, ...]]] = {
     "unlock": ANY_STATE,
     "os-getConsoleOutput": ANY_STATE,
     "delete": ANY_STATE,
+    # Where a DELETE waits compute.reclaim_instance_interval (elsewhere it deletes at
+    # once); restore undoes it; forceDelete deletes now, whatever the vm_state.
+    "softDelete": (ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR),
+    "restore": (SOFT_DELETED,),
+    "forceDelete": ANY_STATE,
+    "createBackup": (ACTIVE, STOPPED, PAUSED, SUSPENDED),
 }

@@ -8,6 +8,7 @@ Errors are raised as exceptions whose class names the bus carries to the caller
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid as uuidlib
 from typing import Any
 
@@ -281,3 +282,27 @@ def instances_for_host(s: Session, host: str) -> list[dict[str, Any]]:
         select(Instance).where(Instance.host == host, Instance.deleted.is_(False))
     ).all()
     return [payload.instance_payload(i) for i in rows]
+
+
+def claim_queued_deletes(s: Session, host: str, older_than: float) -> list[dict[str, Any]]:
+    """The host's SOFT_DELETED instances (no task) deleted over `older_than` seconds ago,
+    moved to task_state deleting in one conditional UPDATE each, so a restore racing
+    with the reclaim either wins before it or finds the task set (409). Returns the
+    payloads of the ones claimed."""
+    cutoff = utcnow() - dt.timedelta(seconds=older_than)
+    base = (
+        Instance.host == host,
+        Instance.deleted.is_(False),
+        Instance.vm_state == states.SOFT_DELETED,
+        Instance.task_state.is_(None),
+    )
+    due = (Instance.deleted_at.is_(None)) | (Instance.deleted_at <= cutoff)
+    uuids = s.scalars(select(Instance.uuid).where(*base, due)).all()
+    claimed = []
+    for uuid in uuids:
+        stmt = update(Instance).where(Instance.uuid == uuid, *base)
+        result = s.execute(stmt.values(task_state=states.DELETING, updated_at=utcnow()))
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(uuid)
+    s.expire_all()
+    return [payload.instance_payload(load(s, uuid)) for uuid in claimed]

@@ -132,6 +132,10 @@ class ConductorManager:
         with self.db.session() as s:
             return db_instances.instances_for_host(s, compute_host)
 
+    def claim_queued_deletes(self, compute_host: str, older_than: float) -> list[dict]:
+        with self.db.session() as s:
+            return db_instances.claim_queued_deletes(s, compute_host, float(older_than))
+
     def release_resources(self, consumer_id: str) -> None:
         from stackbox.scheduler import claims
 

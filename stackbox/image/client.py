@@ -126,6 +126,16 @@ class ImageClient:
                 req.db.flush()
             return self._info(img)
 
+    def create(self, attributes: Mapping[str, object], properties: Mapping[str, str]) -> ImageInfo:
+        """Add a queued image (no data yet) with core `attributes` (`id`, `name`,
+        `disk_format`, `owner`, ...) and extra `properties`, as POST /v2/images would:
+        its policy, visibility rules and property protections apply. Flushed into the
+        request's transaction, not committed."""
+        extra = {k: v for k, v in properties.items() if k not in CORE_NAMES}
+        with _translated(attributes.get("id") and str(attributes["id"])):
+            img = images.create_record(self._req, {**extra, **attributes})
+            return self._info(img)
+
     def delete(self, image_id: str) -> None:
         """Delete the image (and its data); commits the request's transaction."""
         with _translated(image_id):

@@ -104,6 +104,16 @@ class RecordingConductor:
     def instances_for_host(self, compute_host: str) -> list[dict[str, Any]]:
         return [i for i in self.instances.values() if i.get("host") == compute_host]
 
+    def claim_queued_deletes(self, compute_host: str, older_than: float) -> list[dict[str, Any]]:
+        """Every SOFT_DELETED instance of the host without a task (the tests set no
+        deleted_at), now deleting."""
+        out = []
+        for inst in self.instances_for_host(compute_host):
+            if inst["vm_state"] == "soft-delete" and inst["task_state"] is None:
+                inst["task_state"] = "deleting"
+                out.append(copy.deepcopy(inst))
+        return out
+
     def release_resources(self, consumer_id: str) -> None:
         self.released.append(consumer_id)
 

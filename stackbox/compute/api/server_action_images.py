@@ -1,10 +1,12 @@
-"""Server actions that make images: createImage (a snapshot) and shelve (a snapshot the
-server is later rebuilt from), plus shelveOffload and unshelve.
+"""Server actions that make images: createImage (a snapshot), createBackup (a snapshot
+with `image_type=backup` whose oldest siblings the host rotates out) and shelve (a
+snapshot the server is later rebuilt from), plus shelveOffload and unshelve.
 
-The API creates the image row itself, in the Image service's tables, in the same
-transaction as the task_state change ("queued", private, owned by the instance's
-project, with Nova's snapshot properties); the compute host snapshots the root disk and
-uploads the data through the Image API (`snapshot_instance` / `shelve_instance`)."""
+The API asks the Image service's internal client (`stackbox.image.client.ImageClient`)
+for the queued image, in the same transaction as the task_state change (private, owned
+by the instance's project, with Nova's snapshot properties); the compute host snapshots
+the root disk and uploads the data through the Image API (`snapshot_instance`,
+`backup_instance`, `shelve_instance`)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ from typing import Any
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.compute import requestspec, states, zones
+from stackbox.compute import quotas, requestspec, states, zones
 from stackbox.compute.api import server_action_base as base
 from stackbox.compute.api.microversion import version
 from stackbox.compute.models import Instance
 from stackbox.db.base import utcnow
-from stackbox.image.models import Image, ImageProperty
+from stackbox.image.client import ImageClient, ImageClientError, ImageInfo, ImageNotAuthorized
 
 # Image properties a snapshot does not inherit from the image the server booted from.
 NOT_INHERITED = frozenset(
@@ -44,9 +46,15 @@ NOT_INHERITED = frozenset(
 
 
 def snapshot_image(
-    req: Req, inst: Instance, name: str, metadata: dict[str, str], image_id: str | None = None
-) -> Image:
-    """Add the queued image row a snapshot of `inst` will be uploaded into."""
+    req: Req,
+    inst: Instance,
+    name: str,
+    metadata: dict[str, str],
+    image_id: str | None = None,
+    image_type: str = "snapshot",
+) -> ImageInfo:
+    """Have the Image service add the queued image a snapshot of `inst` will be uploaded
+    into (403/400 when it refuses a property)."""
     ctx = req.context
     meta = inst.image_meta or {}
     inherited = {
@@ -56,7 +64,7 @@ def snapshot_image(
     }
     props: dict[str, str] = {
         **inherited,
-        "image_type": "snapshot",
+        "image_type": image_type,
         "instance_uuid": inst.uuid,
         "base_image_ref": inst.image_ref or "",
         "user_id": ctx.user_id,
@@ -65,21 +73,22 @@ def snapshot_image(
         **metadata,
     }
     root_gb = int((inst.flavor or {}).get("root_gb") or 0)
-    img = Image(
-        id=image_id or str(uuid.uuid4()),
-        name=name,
-        status="queued",
-        disk_format="qcow2",
-        container_format="bare",
-        visibility="private",
-        owner=inst.project_id,
-        min_disk=max(root_gb, int(meta.get("min_disk") or 0)),
-        min_ram=int(meta.get("min_ram") or 0),
-    )
-    img.properties = [ImageProperty(name=k, value=v) for k, v in props.items()]
-    req.db.add(img)
-    req.db.flush()
-    return img
+    attributes = {
+        "id": image_id or str(uuid.uuid4()),
+        "name": name,
+        "disk_format": "qcow2",
+        "container_format": "bare",
+        "visibility": "private",
+        "owner": inst.project_id,
+        "min_disk": max(root_gb, int(meta.get("min_disk") or 0)),
+        "min_ram": int(meta.get("min_ram") or 0),
+    }
+    try:
+        return ImageClient(req).create(attributes, props)
+    except ImageNotAuthorized as exc:
+        raise errors.Forbidden(exc.message) from None
+    except ImageClientError as exc:
+        raise errors.BadRequest(exc.message) from None
 
 
 def image_url(req: Req, image_id: str) -> str:
@@ -97,6 +106,29 @@ def create_image(req: Req, inst: Instance, value: dict) -> Any:
     if version(req) >= (2, 45):
         return {"image_id": img.id}, 202
     return None, 202, {"Location": image_url(req, img.id)}
+
+
+def create_backup(req: Req, inst: Instance, value: dict) -> Any:
+    """Nova's backup: a snapshot with `image_type=backup` and `backup_type`; after the
+    upload the host deletes the oldest backups of this server and type beyond
+    `rotation` (0: all of them, the new one included). No lock check, as in Nova."""
+    base.authorize(req, "os_compute_api:os-create-backup", inst)
+    metadata = dict(value.get("metadata") or {})
+    if version(req) < (2, 39):  # quota on image metadata, gone from 2.39 as in Nova
+        quotas.check_metadata(req.db, inst.project_id, len(metadata), req.state.cfg)
+    base.check_host(inst)
+    backup_type, rotation = value["backup_type"], int(value["rotation"])
+    rid = base.begin(req, inst, "createBackup", states.IMAGE_BACKUP)
+    metadata["backup_type"] = backup_type
+    img = snapshot_image(req, inst, value["name"], metadata, image_type="backup")
+    comp = base.compute(req)
+    payload = base.instance_payload(inst)
+    base.send(req, comp.backup_instance, inst.host, payload, rid, img.id, backup_type, rotation)
+    if version(req) >= (2, 45):
+        return {"image_id": img.id}, 202
+    if rotation == 0:  # the backup will be rotated out at once: nothing to point at
+        return None, 202
+    return None, 202, {"Location": f"{req.state.cfg.public_url}/compute/v2.1/images/{img.id}"}
 
 
 def shelve(req: Req, inst: Instance, _value: Any) -> None:
@@ -171,6 +203,23 @@ _CREATE_IMAGE = {
     "required": ["name"],
     "additionalProperties": False,
 }
+_CREATE_BACKUP = {
+    "type": "object",
+    "properties": {
+        "name": _CREATE_IMAGE["properties"]["name"],
+        "backup_type": {"type": "string"},
+        # Nova's non-negative integer: a number or a string of digits
+        "rotation": {
+            "type": ["integer", "string"],
+            "pattern": "^[0-9]*$",
+            "minimum": 0,
+            "minLength": 1,
+        },
+        "metadata": _METADATA,
+    },
+    "required": ["name", "backup_type", "rotation"],
+    "additionalProperties": False,
+}
 _UNSHELVE_277 = {
     "oneOf": [
         {"type": "null"},
@@ -198,6 +247,7 @@ _UNSHELVE_291 = {
 
 ACTIONS: dict[str, base.ActionSpec] = {
     "createImage": base.ActionSpec(create_image, [((2, 1), _CREATE_IMAGE)]),
+    "createBackup": base.ActionSpec(create_backup, [((2, 1), _CREATE_BACKUP)]),
     "shelve": base.ActionSpec(shelve, base.NO_PARAMETERS),
     "shelveOffload": base.ActionSpec(shelve_offload, base.NO_PARAMETERS),
     "unshelve": base.ActionSpec(

@@ -7,7 +7,8 @@ server is 404. Actions without parameters take any value (`null`, `{}`), as in N
 
 Handlers live in server_action_power.py (power, lock, resetState, console),
 server_action_images.py (createImage, shelve*), and server_action_resize.py (resize,
-confirm/revert, rebuild); shared steps in server_action_base.py."""
+confirm/revert, rebuild), server_action_deferred.py (restore, forceDelete); shared
+steps in server_action_base.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
 from stackbox.compute.api import (
     lookup,
+    server_action_deferred,
     server_action_images,
     server_action_power,
     server_action_resize,
@@ -28,6 +30,7 @@ ACTIONS: dict[str, base.ActionSpec] = {
     **server_action_power.ACTIONS,
     **server_action_images.ACTIONS,
     **server_action_resize.ACTIONS,
+    **server_action_deferred.ACTIONS,
 }
 
 

@@ -9,7 +9,7 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
@@ -142,10 +142,12 @@ def _query(req: Req, f: dict[str, str], detail: bool) -> Select[Any]:
         q = q.where(Instance.updated_at >= since)
     if before:
         q = q.where(Instance.updated_at <= before)
+    # As Nova: soft-deleted servers (waiting to be reclaimed) list with the deleted ones.
+    gone = or_(Instance.deleted.is_(True), Instance.vm_state == states.SOFT_DELETED)
     if "deleted" in f:
-        q = q.where(Instance.deleted.is_(_bool("deleted", f["deleted"])))
+        q = q.where(gone if _bool("deleted", f["deleted"]) else ~gone)
     elif since is None and before is None:
-        q = q.where(Instance.deleted.is_(False))
+        q = q.where(~gone)
     for key, col in _EQUALITY.items():
         if key in f:
             q = q.where(col == f[key])

@@ -46,6 +46,9 @@ BODIES: dict[str, list[Any]] = {
     "confirmResize": [None],
     "revertResize": [None],
     "rebuild": [{"imageRef": str(uuid.uuid4())}],
+    "createBackup": [{"name": "b", "backup_type": "daily", "rotation": 1}],
+    "restore": [None],
+    "forceDelete": [None],
 }
 # Actions whose handlers check no vm_state, so never ask the table.
 ASK_NOTHING = {"lock", "unlock", "os-resetState", "os-getConsoleOutput"}
