@@ -133,7 +133,7 @@ class ImageClient:
         request's transaction, not committed."""
         extra = {k: v for k, v in properties.items() if k not in CORE_NAMES}
         with _translated(attributes.get("id") and str(attributes["id"])):
-            img = images.create_record(self._req, {**extra, **attributes})
+            img = images.new_image(self._req, {**extra, **attributes}, self._req.db)
             return self._info(img)
 
     def delete(self, image_id: str) -> None:

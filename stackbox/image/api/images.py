@@ -34,21 +34,6 @@ def new_image(req: Req, body: Any, s: Session) -> Image:
     the caller of `req`, in session `s`: 400/403/409/413 when they are not acceptable."""
     if not isinstance(body, dict):
         raise errors.BadRequest("The request body must be a JSON object of image attributes.")
-    img = create_record(req, body)
-    return JSONResponse(
-        common.view(req, img),
-        status_code=201,
-        headers={
-            "Location": f"{req.base_url}/v2/images/{img.id}",
-            "OpenStack-image-import-methods": ",".join(info.IMPORT_METHODS),
-            "OpenStack-image-store-ids": "fs",
-        },
-    )
-
-
-def create_record(req: Req, body: dict[str, Any]) -> Image:
-    """Add the queued image `body` describes (Glance's create attributes), with the
-    policy, visibility and protection checks of POST /v2/images; flushed, not committed."""
     ctx = req.context
     values: dict[str, Any] = {"visibility": "shared", "owner": ctx.project_id}
     extra: dict[str, str] = {}
