@@ -19,6 +19,7 @@ from stackbox.compute.api import (
     lookup,
     server_action_images,
     server_action_power,
+    server_action_rescue,
     server_action_resize,
 )
 from stackbox.compute.api import server_action_base as base
@@ -28,6 +29,7 @@ ACTIONS: dict[str, base.ActionSpec] = {
     **server_action_power.ACTIONS,
     **server_action_images.ACTIONS,
     **server_action_resize.ACTIONS,
+    **server_action_rescue.ACTIONS,
 }
 
 

@@ -46,6 +46,8 @@ BODIES: dict[str, list[Any]] = {
     "confirmResize": [None],
     "revertResize": [None],
     "rebuild": [{"imageRef": str(uuid.uuid4())}],
+    "rescue": [None, {"adminPass": "pw", "rescue_image_ref": str(uuid.uuid4())}],
+    "unrescue": [None],
 }
 # Actions whose handlers check no vm_state, so never ask the table.
 ASK_NOTHING = {"lock", "unlock", "os-resetState", "os-getConsoleOutput"}
