@@ -9,8 +9,10 @@ boots from a rescue disk, with its own root disk attached second, and back.
                          /unrescue.xml        the guest's own definition (the driver's)
 
     rescue_instance    power off (clean), make the rescue disks, let the driver save the
-                       definition and boot vda=disk.rescue, vdb=disk [, vdc=config]
-                       -> vm_state rescued
+                       definition and boot vda=disk.rescue, vdb=disk [, vdc=config];
+                       a rescue image with hw_rescue_device/hw_rescue_bus (stable
+                       rescue, 2.87) keeps every disk and adds disk.rescue last on that
+                       device and bus, with boot order 1 -> vm_state rescued
     unrescue_instance  the driver restores the saved definition and starts the guest;
                        the `*.rescue` files go -> vm_state active
     interrupted        a crash in either: the saved definition back (not started), the
@@ -40,6 +42,10 @@ LOG = logging.getLogger(__name__)
 RESCUE_DISK = "disk.rescue"
 RESCUE_CONFIG = "disk.config.rescue"
 INTERRUPTED = "Instance was being {} when the compute service restarted"
+# Stable device rescue (2.87): the rescue image's hw_rescue_device / hw_rescue_bus.
+STABLE_PROPS = ("hw_rescue_device", "hw_rescue_bus")
+DEFAULT_BUS = {"disk": "virtio", "cdrom": "ide", "floppy": "fdc"}
+BUS_PREFIX = {"virtio": "vd", "scsi": "sd", "usb": "sd", "sata": "sd", "ide": "hd", "fdc": "fd"}
 
 
 class RescueError(Exception):
@@ -62,9 +68,43 @@ def remove_rescue_files(idir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def rescue_boot(base: BootInfo, idir: Path) -> BootInfo:
-    """`base` (the guest's own kernel, console...) with the rescue disks: the rescue
-    disk first (what the guest boots), the root disk second, the rescue config drive."""
+def is_stable(meta: dict[str, Any]) -> bool:
+    """Whether the rescue image asks for a stable device rescue (Nova's
+    check_hw_rescue_props): every disk stays where it is, the rescue disk is added."""
+    props = meta.get("properties") or {}
+    return any(key in props for key in STABLE_PROPS)
+
+
+def stable_rescue_disk(meta: dict[str, Any], disks: tuple[DiskInfo, ...], path: Path) -> DiskInfo:
+    """The rescue disk of a stable device rescue: the device and bus the image names
+    (a virtio disk by default, as Nova), on the next free target of that bus, booted
+    first (boot order 1)."""
+    props = meta.get("properties") or {}
+    device = str(props.get("hw_rescue_device") or "disk")
+    if device not in DEFAULT_BUS:
+        raise RescueError(f"Requested rescue device '{device}' is not supported")
+    bus = str(props.get("hw_rescue_bus") or DEFAULT_BUS[device])
+    prefix = BUS_PREFIX.get(bus)
+    if prefix is None:
+        raise RescueError(f"Requested rescue bus '{bus}' is not supported by this host")
+    used = {d.target for d in disks}
+    target = next(
+        name
+        for name in (f"{prefix}{chr(c)}" for c in range(ord("a"), ord("z") + 1))
+        if name not in used
+    )
+    return DiskInfo(
+        target=target, path=path, bus=bus, device=device, readonly=device == "cdrom", boot_order=1
+    )
+
+
+def rescue_boot(base: BootInfo, idir: Path, meta: dict[str, Any]) -> BootInfo:
+    """`base` (the guest's own disks, kernel, console...) made a rescue's. Legacy: the
+    rescue disk first (what the guest boots), the root disk second, the rescue config
+    drive. Stable (`is_stable`): every disk of `base`, then the rescue disk."""
+    if is_stable(meta):
+        extra = stable_rescue_disk(meta, base.disks, idir / RESCUE_DISK)
+        return dataclasses.replace(base, disks=(*base.disks, extra))
     found = [(idir / RESCUE_DISK, "qcow2", False), (idir / "disk", "qcow2", False)]
     if (idir / RESCUE_CONFIG).exists():
         found.append((idir / RESCUE_CONFIG, "raw", True))
@@ -94,7 +134,7 @@ async def _make_disks(
     fmt = await asyncio.to_thread(boot.image_format, meta, base)
     await asyncio.to_thread(remove_rescue_files, idir)
     await asyncio.to_thread(disks.create_root_disk, base, idir / RESCUE_DISK, 0, fmt)
-    if (idir / boot.CONFIG_DRIVE).exists():
+    if (idir / boot.CONFIG_DRIVE).exists() and not is_stable(meta):
         await asyncio.to_thread(
             boot.write_config_drive, ctx, instance, password, name=RESCUE_CONFIG
         )
@@ -115,7 +155,7 @@ async def rescue_instance(
     try:
         await _make_disks(ctx, instance, image_id, meta, rescue_password)
         kernel, ramdisk = await boot.kernel_files(ctx, instance)
-        info = rescue_boot(boot.boot_info(ctx, instance, kernel, ramdisk), idir)
+        info = rescue_boot(boot.boot_info(ctx, instance, kernel, ramdisk), idir, meta)
         template = ctx.cfg.get("compute", "instance_name_template")
         spec = payload.instance_spec(instance, None, template, ctx.cloud)
         await asyncio.to_thread(ctx.driver.rescue, spec, info)

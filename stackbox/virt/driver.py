@@ -110,6 +110,7 @@ class DiskInfo:
     device: str = "disk"  # disk | cdrom
     readonly: bool = False
     serial: str | None = None
+    boot_order: int | None = None  # set on one disk: the guest boots it (stable rescue)
 
 
 @dataclass(frozen=True)

@@ -228,3 +228,65 @@ async def test_deleting_a_rescued_server_removes_its_rescue_files(rig: ComputeRi
     assert rig.conductor.destroyed == [uuid]
     assert not (rig.instances_path / uuid).exists()
     assert uuid not in {g.uuid for g in rig.driver.list_guests()}
+
+
+def boot_order_of(rig: ComputeRig, uuid: str) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """The `<os><boot dev>`s and (file, target, boot order) of every disk."""
+    root = ET.fromstring(rig.driver.domain_xml(uuid))
+    devs = [b.get("dev", "") for b in root.findall("os/boot")]
+    found = []
+    for d in root.findall("devices/disk"):
+        boot = d.find("boot")
+        found.append(
+            (
+                Path(d.find("source").get("file", "")).name,  # type: ignore[union-attr]
+                f"{d.get('device')}:{d.find('target').get('bus')}:{d.find('target').get('dev')}",  # type: ignore[union-attr]
+                boot.get("order", "") if boot is not None else "",
+            )
+        )
+    return devs, found
+
+
+@pytest.mark.parametrize(
+    ("props", "where"),
+    [
+        ({"hw_rescue_device": "disk", "hw_rescue_bus": "virtio"}, "disk:virtio:vdc"),
+        ({"hw_rescue_device": "disk", "hw_rescue_bus": "scsi"}, "disk:scsi:sda"),
+        ({"hw_rescue_device": "cdrom", "hw_rescue_bus": "ide"}, "cdrom:ide:hda"),
+        ({"hw_rescue_bus": "usb"}, "disk:usb:sda"),
+    ],
+)
+async def test_stable_rescue_keeps_every_disk_and_boots_the_rescue_disk(
+    rig: ComputeRig, props: dict, where: str
+) -> None:
+    make_image(rig.store, OTHER)
+    inst = rig.add(make_instance(IMG, config_drive="True"))
+    uuid = inst["uuid"]
+    await rig.manager.build_and_run_instance(instance=inst, request_id="b")
+    await rescued(rig, uuid, {"id": OTHER, "disk_format": "qcow2", "properties": props})
+    assert rig.current(uuid)["vm_state"] == st.RESCUED, rig.conductor.faults
+    devs, found = boot_order_of(rig, uuid)
+    assert devs == []  # a disk's boot order excludes <os><boot dev>
+    assert found == [
+        ("disk", "disk:virtio:vda", ""),
+        ("disk.config", "disk:virtio:vdb", ""),
+        ("disk.rescue", where, "1"),
+    ]
+    assert not (rig.instances_path / uuid / "disk.config.rescue").exists()
+    await rig.manager.unrescue_instance(instance=rig.set_task(uuid, st.UNRESCUING), request_id="u")
+    devs, found = boot_order_of(rig, uuid)
+    assert devs == ["hd"] and [f for f, _, _ in found] == ["disk", "disk.config"]
+
+
+async def test_an_unknown_rescue_bus_fails_the_rescue_on_the_original_disk(
+    rig: ComputeRig,
+) -> None:
+    make_image(rig.store, OTHER)
+    uuid = await active(rig)
+    image = {"id": OTHER, "disk_format": "qcow2", "properties": {"hw_rescue_bus": "pcie"}}
+    await rescued(rig, uuid, image)
+    assert rig.current(uuid)["vm_state"] == st.ERROR
+    assert rig.conductor.faults[0]["message"] == (
+        "Requested rescue bus 'pcie' is not supported by this host"
+    )
+    assert disks_of(rig, uuid) == [("disk", "vda")]
