@@ -137,6 +137,14 @@ OPTIONS: list[Opt] = [
         "than in worker threads: 'auto' (on SQLite only), 'true' or 'false'.",
     ),
     Opt("api", "policy_file", str, "", "YAML/JSON file overriding policy rules."),
+    Opt(
+        "api",
+        "enable_instance_password",
+        _bool,
+        True,
+        "Return the admin password a rescue sets (Nova's [api] enable_instance_password; "
+        "off: the rescue answers {}).",
+    ),
     # [identity]
     Opt("identity", "token_expiration", int, 3600, "Token lifetime in seconds."),
     Opt(

@@ -46,7 +46,7 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat()
 
 
-def _image_format(meta: dict[str, Any], base: Path) -> str:
+def image_format(meta: dict[str, Any], base: Path) -> str:
     fmt = meta.get("disk_format")
     if fmt in ("qcow2", "raw"):
         return str(fmt)
@@ -96,7 +96,7 @@ async def prepare_disks(
     idir = ctx.instance_dir(instance["uuid"])
     idir.mkdir(parents=True, exist_ok=True)
     base = await fetch_image(ctx, image_id, meta)
-    fmt = await asyncio.to_thread(_image_format, meta, base)
+    fmt = await asyncio.to_thread(image_format, meta, base)
     root_gb = int(flavor.get("root_gb") or 0)
     await asyncio.to_thread(disks.create_root_disk, base, idir / "disk", root_gb, fmt)
     if int(flavor.get("ephemeral_gb") or 0) > 0:
@@ -119,10 +119,15 @@ def wants_config_drive(ctx: Context, instance: dict[str, Any]) -> bool:
 
 
 def write_config_drive(
-    ctx: Context, instance: dict[str, Any], admin_password: str | None = None
+    ctx: Context,
+    instance: dict[str, Any],
+    admin_password: str | None = None,
+    *,
+    name: str = CONFIG_DRIVE,
 ) -> Path:
-    """Write `disk.config` (blocking: run in a thread)."""
-    path = ctx.instance_dir(instance["uuid"]) / CONFIG_DRIVE
+    """Write `disk.config` (or `name`: a rescue's own drive) in the instance dir
+    (blocking: run in a thread)."""
+    path = ctx.instance_dir(instance["uuid"]) / name
     path.unlink(missing_ok=True)
     return configdrive.make_config_drive(
         path,

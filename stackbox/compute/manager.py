@@ -2,8 +2,8 @@
 
 Thin by design: each public method (exactly the messages of `rpcapi.ComputeAPI`)
 serializes on the instance's uuid, records the action event `compute_<method>`, runs
-one workflow module (boot, power, resize, snapshot, backup, console, recovery) and
-reports the result through `rpcapi.ConductorAPI` -- the host has no database. On error it records an
+one workflow module (boot, power, resize, snapshot, backup, rescue, console, recovery)
+and reports the result through `rpcapi.ConductorAPI` -- the host has no database. On error it records an
 instance fault (code 500, message, traceback), puts the instance in ERROR or back to its
 previous vm_state (where Nova does that, e.g. a failed stop) and finishes the event with
 "Error". Blocking driver and disk calls run in worker threads (in the workflows).
@@ -35,6 +35,7 @@ from stackbox.compute import (
     external_events,
     power,
     recovery,
+    rescue,
     resize,
     snapshot,
 )
@@ -488,6 +489,31 @@ class ComputeManager:
             request_id,
             lambda: snapshot.unshelve_instance(self.ctx, instance),
             expected=[st.UNSHELVING, st.SPAWNING],  # the conductor's placement sets spawning
+        )
+
+    # -- RPC: rescue -----------------------------------------------------------------
+    async def rescue_instance(
+        self,
+        instance: dict,
+        request_id: str,
+        rescue_password: str | None = None,
+        rescue_image: dict | None = None,
+    ) -> None:
+        await self._action(
+            "rescue_instance",
+            instance,
+            request_id,
+            lambda: rescue.rescue_instance(self.ctx, instance, rescue_password, rescue_image),
+            expected=[st.RESCUING],
+        )
+
+    async def unrescue_instance(self, instance: dict, request_id: str) -> None:
+        await self._action(
+            "unrescue_instance",
+            instance,
+            request_id,
+            lambda: rescue.unrescue_instance(self.ctx, instance),
+            expected=[st.UNRESCUING],
         )
 
     async def get_console_output(self, instance: dict, length: int | None = None) -> str:

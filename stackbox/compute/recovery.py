@@ -5,7 +5,9 @@
   other domain), then repair what a crash or stop left half-done: finish
   deletes, fail builds that were interrupted (fault + ERROR + release resources),
   set a migration left mid-step (a resize, its confirm or revert) to error as Nova
-  does, finish or reset interrupted actions, and LOG (never destroy) hypervisor guests that
+  does, fail interrupted rescues and unrescues (the guest's own definition back, fault +
+  ERROR: `rescue.interrupted`; a RESCUED instance stays rescued), finish or reset
+  interrupted actions, and LOG (never destroy) hypervisor guests that
   belong to no instance of this host (of this cloud only: other clouds' guests on the
   same libvirtd are not ours to judge); remove the temp files of image downloads a crash
   cut short (ImageCache.cleanup). An instance that should be running but whose
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stackbox import bus as sbbus
-from stackbox.compute import boot, power
+from stackbox.compute import boot, power, rescue
 from stackbox.compute import states as st
 from stackbox.virt.driver import GuestNotFound
 
@@ -90,6 +92,10 @@ async def repair(ctx: Context, inst: dict[str, Any]) -> None:
         await ctx.conductor.instance_fault_create(uuid, 500, BUILD_INTERRUPTED, "", ctx.host)
         await ctx.update(uuid, {"vm_state": st.ERROR, "task_state": None})
         await ctx.conductor.release_resources(uuid)
+        return
+    if task in (st.RESCUING, st.UNRESCUING):
+        LOG.warning("instance %s: interrupted while %s; setting it to ERROR", uuid, task)
+        await rescue.interrupted(ctx, inst)
         return
     if task == st.POWERING_OFF:
         await ctx.update(uuid, await power.stop(ctx, inst))

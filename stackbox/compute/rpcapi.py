@@ -149,6 +149,25 @@ class ComputeAPI:
     async def unshelve_instance(self, host: str, instance: dict, request_id: str) -> None:
         await self._cast(host, "unshelve_instance", instance=instance, request_id=request_id)
 
+    async def rescue_instance(
+        self,
+        host: str,
+        instance: dict,
+        request_id: str,
+        rescue_password: str,
+        rescue_image: dict | None = None,
+    ) -> None:
+        """Boot the guest from a rescue disk of `rescue_image` (the image's copy the API
+        made, as `image_meta`; None: the instance's own image)."""
+        await self._cast(
+            host,
+            "rescue_instance",
+            instance=instance,
+            request_id=request_id,
+            rescue_password=rescue_password,
+            rescue_image=rescue_image,
+        )
+
     async def get_console_output(self, host: str, instance: dict, length: int | None) -> str:
         result = await self.bus.call(
             COMPUTE_TOPIC,
@@ -194,6 +213,7 @@ SIMPLE_ACTIONS = frozenset(
         "confirm_resize",
         "revert_resize",
         "shelve_offload_instance",
+        "unrescue_instance",
     }
 )
 

@@ -57,6 +57,8 @@ SHELVING_IMAGE_PENDING_UPLOAD: Final = "shelving_image_pending_upload"
 SHELVING_IMAGE_UPLOADING: Final = "shelving_image_uploading"
 SHELVING_OFFLOADING: Final = "shelving_offloading"
 UNSHELVING: Final = "unshelving"
+RESCUING: Final = "rescuing"
+UNRESCUING: Final = "unrescuing"
 DELETING: Final = "deleting"
 SOFT_DELETING: Final = "soft-deleting"
 RESTORING: Final = "restoring"
@@ -166,6 +168,8 @@ ALLOWED: Final[dict[str, tuple[str, ...]]] = {
     "shelve": (ACTIVE, STOPPED, PAUSED, SUSPENDED),
     "shelveOffload": (SHELVED,),
     "unshelve": (SHELVED, SHELVED_OFFLOADED),
+    "rescue": (ACTIVE, STOPPED, ERROR),
+    "unrescue": (RESCUED,),
     "lock": ANY_STATE,
     "unlock": ANY_STATE,
     "os-getConsoleOutput": ANY_STATE,

@@ -125,14 +125,17 @@ def sysinfo(spec: InstanceSpec, host: GuestHostConfig) -> config.SysInfo:
 
 
 def os_config(boot: BootInfo, host: GuestHostConfig) -> config.OS:
-    """hvm guest; direct kernel boot when the image has a kernel, else the first disk.
+    """hvm guest; direct kernel boot when the image has a kernel, else the first disk
+    (or the disk that has a boot order).
     The test driver takes the same `<os>` as QEMU (it keeps arch and machine as given)."""
     os = config.OS(type="hvm", arch=host.arch, machine=host.machine, smbios_mode="sysinfo")
     if boot.kernel is not None:
         os.kernel = str(boot.kernel)
         os.initrd = str(boot.ramdisk) if boot.ramdisk is not None else None
         os.cmdline = boot.cmdline or DEFAULT_CMDLINE
-    else:
+    elif not any(d.boot_order is not None for d in boot.disks):
+        # a disk with its own boot order (stable rescue) excludes <boot dev>: libvirt
+        # refuses both in one domain
         os.boot_devs = ["hd"]
     return os
 
@@ -169,6 +172,7 @@ def disk_config(disk: DiskInfo) -> config.Disk:
         driver_cache=DISK_CACHE,
         readonly=disk.readonly or disk.device == "cdrom",
         serial=disk.serial,
+        boot_order=disk.boot_order,
     )
 
 

@@ -110,6 +110,7 @@ class DiskInfo:
     device: str = "disk"  # disk | cdrom
     readonly: bool = False
     serial: str | None = None
+    boot_order: int | None = None  # set on one disk: the guest boots it (stable rescue)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,20 @@ class GuestInfo(Protocol):
         has the shape). Raises GuestNotFound."""
 
 
+@runtime_checkable
+class GuestRescue(Protocol):
+    """Boot a guest from a rescue disk and back (Nova's rescue/unrescue). The guest's
+    own definition is kept in `<instance_dir>/unrescue.xml` while it is rescued."""
+
+    def rescue(self, spec: InstanceSpec, boot: BootInfo) -> None:
+        """Save the guest's definition (once: a saved one is the original), force it
+        off, redefine it from `boot` (rescue disk first) and start it."""
+
+    def unrescue(self, uuid: str, instance_dir: Path, *, start: bool = True) -> bool:
+        """Force the guest off, redefine it from the saved definition, start it (unless
+        `start` is False: repairs), forget the saved file. False when none was saved."""
+
+
 class Ownership(Protocol):
     """Which guests are this cloud's (`stackbox/virt/ownership.py`): the driver acts on
     no other."""
@@ -224,7 +239,7 @@ class Ownership(Protocol):
         """Mark an instance's guest made before clouds had ids as this cloud's."""
 
 
-class VirtDriver(GuestLifecycle, GuestControl, GuestInfo, Ownership, Protocol):
-    """A hypervisor driver is all four; `stackbox.virt.libvirt_driver.LibvirtDriver`
+class VirtDriver(GuestLifecycle, GuestControl, GuestInfo, GuestRescue, Ownership, Protocol):
+    """A hypervisor driver is all five; `stackbox.virt.libvirt_driver.LibvirtDriver`
     is the one real implementation (with `qemu:///system` or libvirt's own
     `test:///default`)."""

@@ -1,5 +1,5 @@
 """The libvirt hypervisor driver: implements `driver.VirtDriver` (GuestLifecycle,
-GuestControl, GuestInfo) on top of `Host`/`Guest`, for `qemu:///system` (real QEMU
+GuestControl, GuestInfo, GuestRescue) on top of `Host`/`Guest`, for `qemu:///system` (real QEMU
 guests, TCG or KVM) and libvirt's own `test:///default` (no QEMU; same code path).
 
 It orchestrates only: the XML comes from `designer.build_domain` (rendered by
@@ -38,6 +38,8 @@ LOG = logging.getLogger(__name__)
 GiB = 1024**3
 POLL = 0.2  # seconds between state checks while waiting for a shutdown
 RESEND = 10.0  # seconds between repeated ACPI shutdown requests
+# The guest's own definition while it is rescued (Nova's name, in the instance dir).
+UNRESCUE_XML = "unrescue.xml"
 
 
 class LibvirtDriver:
@@ -179,6 +181,53 @@ class LibvirtDriver:
         if not guest.is_active():
             guest.launch()
 
+    # -- GuestRescue ------------------------------------------------------------------
+
+    def rescue(self, spec: InstanceSpec, boot: BootInfo) -> None:
+        """Save the definition to `unrescue.xml` (kept if one is there: after a failed
+        rescue the guest may be defined with rescue disks, the file has the original),
+        force the guest off and boot it from `boot`, under the same name and uuid."""
+        if self.cloud_id is None:
+            raise VirtError("this compute host does not know its cloud id yet")
+        guest = self._lookup(spec.uuid)
+        saved = boot.instance_dir / UNRESCUE_XML
+        if not saved.exists():
+            _write_file(saved, guest.xml_desc(inactive=True))
+        spec = dataclasses.replace(spec, cloud_id=self.cloud_id)
+        xml = designer.build_domain(spec, boot, self.host_config).to_xml_string()
+        self._force_off(guest)
+        self.host.define(xml).launch()
+
+    def unrescue(self, uuid: str, instance_dir: Path, *, start: bool = True) -> bool:
+        """Redefine the guest from `unrescue.xml` (only a definition of this guest of this
+        cloud), drop the file, start the guest unless `start` is False."""
+        saved = Path(instance_dir) / UNRESCUE_XML
+        if not saved.exists():
+            return False
+        xml = saved.read_text()
+        found = ownership.read_mark(xml)
+        if (
+            ownership.owner(found, self.cloud_id) is not ownership.Owner.THIS
+            or found.metadata is None
+            or found.metadata.instance_uuid != uuid
+        ):
+            raise VirtError(f"{saved} is no definition of guest {uuid} of this cloud")
+        guest = self._find(uuid)
+        if guest is not None:
+            self._force_off(guest)
+        guest = self.host.define(xml)
+        saved.unlink()  # the original is libvirt's definition again
+        if start:
+            guest.launch()
+        return True
+
+    @staticmethod
+    def _force_off(guest: Guest) -> None:
+        """Off at once, without saved memory: the next start boots afresh."""
+        guest.destroy()
+        if guest.has_managed_save():
+            guest.discard_managed_save()
+
     # -- GuestControl -----------------------------------------------------------------
 
     def pause(self, uuid: str) -> None:
@@ -291,6 +340,13 @@ class LibvirtDriver:
         if guest.has_managed_save():
             guest.discard_managed_save()
         guest.launch()
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (a crash leaves the old file or the new one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def placement_resources(host: Host) -> dict:

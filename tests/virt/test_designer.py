@@ -236,3 +236,46 @@ def test_qemu_accepts_the_design(
         assert defined.os.machine is not None and defined.os.machine.startswith("pc-i440fx")
     finally:
         guest.undefine()
+
+
+def _rescue_boot(tmp: Path, bus: str, device: str, target: str) -> BootInfo:
+    """A stable device rescue: the guest's own disks, then the rescue disk booted first."""
+    boot = _boot(tmp)
+    rescue = DiskInfo(target, tmp / "disk.rescue", bus=bus, device=device, boot_order=1)
+    return dataclasses.replace(boot, disks=(*boot.disks, rescue))
+
+
+def test_a_disk_with_a_boot_order_replaces_os_boot(tmp_path: Path) -> None:
+    dom = build_domain(
+        _spec(), _rescue_boot(tmp_path, "virtio", "disk", "vdb"), GuestHostConfig("qemu")
+    )
+    assert dom.os.boot_devs == []
+    assert [d.boot_order for d in dom.devices.disks] == [None, None, 1]
+    again = c.Domain.from_xml_string(dom.to_xml_string())
+    assert again.devices.disks[2].boot_order == 1 and again.os.boot_devs == []
+    assert build_domain(_spec(), _boot(tmp_path), GuestHostConfig("qemu")).os.boot_devs == ["hd"]
+
+
+@pytest.mark.parametrize(
+    ("bus", "device", "target"),
+    [
+        ("virtio", "disk", "vdb"),
+        ("scsi", "disk", "sda"),
+        ("usb", "disk", "sda"),
+        ("ide", "cdrom", "hda"),
+    ],
+)
+def test_qemu_accepts_a_stable_rescue_design(
+    tmp_path: Path, qemu_conn: libvirt.virConnect, bus: str, device: str, target: str
+) -> None:
+    """Defined (not started): QEMU's libvirt takes each rescue bus with a boot order."""
+    dom = build_domain(
+        _spec(), _rescue_boot(tmp_path, bus, device, target), GuestHostConfig("qemu")
+    )
+    guest = qemu_conn.defineXML(dom.to_xml_string())
+    try:
+        defined = c.Domain.from_xml_string(guest.XMLDesc(0))
+        rescue = [d for d in defined.devices.disks if d.boot_order == 1]
+        assert [(d.target_bus, d.target_dev) for d in rescue] == [(bus, target)]
+    finally:
+        guest.undefine()

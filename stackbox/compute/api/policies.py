@@ -65,6 +65,8 @@ RULES: dict[str, str] = {
     "os_compute_api:os-shelve:shelve_offload": ADMIN,
     "os_compute_api:os-shelve:unshelve": MEMBER,
     "os_compute_api:os-console-output": MEMBER,
+    "os_compute_api:os-rescue": MEMBER,
+    "os_compute_api:os-unrescue": MEMBER,
     "os_compute_api:os-admin-actions:reset_state": ADMIN,
     "os_compute_api:server-metadata:index": READER,
     "os_compute_api:server-metadata:show": READER,

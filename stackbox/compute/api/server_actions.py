@@ -21,6 +21,7 @@ from stackbox.compute.api import (
     server_action_deferred,
     server_action_images,
     server_action_power,
+    server_action_rescue,
     server_action_resize,
 )
 from stackbox.compute.api import server_action_base as base
@@ -31,6 +32,7 @@ ACTIONS: dict[str, base.ActionSpec] = {
     **server_action_images.ACTIONS,
     **server_action_resize.ACTIONS,
     **server_action_deferred.ACTIONS,
+    **server_action_rescue.ACTIONS,
 }
 
 

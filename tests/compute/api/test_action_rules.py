@@ -49,6 +49,8 @@ BODIES: dict[str, list[Any]] = {
     "createBackup": [{"name": "b", "backup_type": "daily", "rotation": 1}],
     "restore": [None],
     "forceDelete": [None],
+    "rescue": [None, {"adminPass": "pw", "rescue_image_ref": str(uuid.uuid4())}],
+    "unrescue": [None],
 }
 # Actions whose handlers check no vm_state, so never ask the table.
 ASK_NOTHING = {"lock", "unlock", "os-resetState", "os-getConsoleOutput"}
