@@ -3,9 +3,9 @@
 Thin by design: each public method (exactly the messages of `rpcapi.ComputeAPI`)
 serializes on the instance's uuid, records the action event `compute_<method>`, runs
 one workflow module (boot, power, resize, snapshot, backup, rescue, console, recovery)
-and reports the result through `rpcapi.ConductorAPI` -- the host has no database. On error it records an
-instance fault (code 500, message, traceback), puts the instance in ERROR or back to its
-previous vm_state (where Nova does that, e.g. a failed stop) and finishes the event with
+and reports the result through `rpcapi.ConductorAPI` -- the host has no database. On
+error it records an instance fault (code 500, message, traceback), puts the instance in
+ERROR or back to its previous vm_state (where Nova does that, e.g. a failed stop) and finishes the event with
 "Error". Blocking driver and disk calls run in worker threads (in the workflows).
 
 `create(cfg, bus, host)` builds the real thing (libvirt URI choice, image cache, Image
