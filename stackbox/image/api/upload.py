@@ -1,5 +1,5 @@
 """Image data: PUT /v2/images/{id}/file (streamed upload), GET …/file (streamed
-download, Range), PUT …/stage and POST …/import (glance-direct).
+download, Range), PUT …/stage; POST …/import is registered from here (`imports.py`).
 
 An upload moves the image `queued → saving → active` (`uploading` for a stage). The
 body is streamed into a pending file while MD5 (`checksum`) and SHA-512
