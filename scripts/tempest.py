@@ -10,14 +10,16 @@ What it does, in order:
    libvirt's test hypervisor (`test:///default`) unless `--virt-uri` says otherwise;
 3. writes `tempest.conf` into a Tempest workspace: admin credentials from the state
    dir, dynamic credentials, `image_ref`/`flavor_ref` from stackbox's defaults
-   (the `stackbox-tiny` image, flavors m1.tiny/m1.small), and the feature flags of
-   what stackbox ships;
+   (the `stackbox-tiny` image, flavors m1.tiny/m1.small), the feature flags of
+   what stackbox ships, and `http_image`/`http_qcow2_image` (the URLs Tempest's
+   web-download and import task tests download from: the default image's bytes,
+   served from 127.0.0.1 by this script, since the machine may have no internet);
 4. runs `tempest run --regex R` without the tests `etc/tempest/skips.txt` excludes,
    and prints `N passed, N failed, N skipped` with every skip's reason from that file
    (a skip of Tempest's own whose reason the file does not explain fails the run:
    see scripts/tempest_skips.py);
-5. removes what it created: the stackbox process, its libvirt domains and the
-   temporary directory (kept with `--keep`, for reading logs).
+5. removes what it created: the stackbox process, its libvirt domains, the image web
+   server and the temporary directory (kept with `--keep`, for reading logs).
 
 Exit status: 0 when nothing failed and every skip is explained, 1 otherwise, 2 when
 the cloud did not start.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.server
 import json
 import os
 import re
@@ -37,6 +40,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -71,6 +75,67 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class ImageSite:
+    """The default image's bytes over HTTP on 127.0.0.1, for Tempest's `http_image`.
+
+    Started before the cloud (whose import filter must allow its port), filled with
+    the image once the cloud is up (`data`), stopped after the run."""
+
+    PATH = "/stackbox-tiny.qcow2"
+
+    def __init__(self) -> None:
+        self.data = b""
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer(body=True)
+
+            def do_HEAD(self) -> None:
+                self._answer(body=False)
+
+            def _answer(self, body: bool) -> None:
+                if self.path != site.PATH or not site.data:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(site.data)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(site.data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}{self.PATH}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.server.shutdown()
+        self.server.server_close()
+
+    def cloud_env(self) -> dict[str, str]:
+        """What stackbox's `[image_import]` needs to download from this site (its
+        defaults refuse loopback addresses and ports other than 80 and 443)."""
+        return {
+            # The site is on loopback, which imports may not reach by default (it is
+            # where a cloud's own services listen).
+            "STACKBOX_IMAGE_IMPORT__ALLOW_INTERNAL_HOSTS": "true",
+            # ...but only this address: the allowed list replaces "any public host",
+            # so the relaxed check above opens no other internal address.
+            "STACKBOX_IMAGE_IMPORT__ALLOWED_HOSTS": "127.0.0.1",
+            # The site's random port, besides the default 80 and 443.
+            "STACKBOX_IMAGE_IMPORT__ALLOWED_PORTS": f"80,443,{self.port}",
+        }
 
 
 class Cloud:
@@ -182,10 +247,11 @@ def _admin_token(cloud: Cloud) -> str:
     return headers["X-Subject-Token"]
 
 
-def default_images(cloud: Cloud) -> tuple[str, str]:
+def default_images(cloud: Cloud) -> tuple[str, str, bytes]:
     """`image_ref` is stackbox's default image (`stackbox-tiny`); `image_ref_alt` is a
     public copy of it under another name (Tempest's rebuild tests need two distinct
-    bootable images, and the kernel image is no bootable disk)."""
+    bootable images, and the kernel image is no bootable disk). Also returns the
+    image's data (a qcow2)."""
     token = _admin_token(cloud)
     _, body = _api(cloud, "/image/v2/images?name=stackbox-tiny", token=token)
     if not body["images"]:
@@ -197,13 +263,16 @@ def default_images(cloud: Cloud) -> tuple[str, str]:
     _, alt = _api(cloud, "/image/v2/images", fields, token=token)
     octets = "application/octet-stream"
     _api(cloud, f"/image/v2/images/{alt['id']}/file", data, token, "PUT", octets)
-    return ref["id"], alt["id"]
+    return ref["id"], alt["id"], data
 
 
-def write_conf(cloud: Cloud, workspace: Path) -> Path:
-    """tempest.conf from the template, with this cloud's address and credentials."""
-    image_ref, image_ref_alt = default_images(cloud)
+def write_conf(cloud: Cloud, workspace: Path, site: ImageSite) -> Path:
+    """tempest.conf from the template, with this cloud's address and credentials, and
+    the default image served by `site`."""
+    image_ref, image_ref_alt, site.data = default_images(cloud)
     values = {
+        "http_image": site.url,
+        "http_qcow2_image": site.url,
         "url": cloud.url,
         "image_ref": image_ref,
         "image_ref_alt": image_ref_alt,
@@ -288,7 +357,10 @@ def main(argv: list[str] | None = None) -> int:
     cloud = Cloud(work, args.virt_uri)
     counts: dict[str, int] = {"rc": 1}
     unexplained = 0
+    site = ImageSite()
+    cloud.env.update(site.cloud_env())
     try:
+        site.start()
         try:
             cloud.start()
         except RuntimeError as exc:
@@ -298,12 +370,13 @@ def main(argv: list[str] | None = None) -> int:
         init = [str(tempest), "init", "--workspace-path", str(work / "workspaces.yaml")]
         init += ["--name", work.name, str(workspace)]
         subprocess.run(init, check=True, capture_output=True)
-        write_conf(cloud, workspace)
+        write_conf(cloud, workspace, site)
         print(f"tempest: stackbox at {cloud.url}, work dir {work}", flush=True)
         counts = run_tempest(tempest, workspace, args)
         unexplained = report_skips(args.entries, workspace)
     finally:
         cloud.stop()
+        site.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     passed, failed = counts.get("Passed", 0), counts.get("Failed", 0)

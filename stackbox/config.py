@@ -239,7 +239,7 @@ OPTIONS: list[Opt] = [
     Opt("image", "image_member_quota", int, 128, "Most members one image may have."),
     Opt("image", "limit_param_default", int, 25, "Page size of image lists without ?limit."),
     Opt("image", "api_limit_max", int, 1000, "Largest page size of image lists."),
-    # [image_import]: where the legacy `import` task (POST /v2/tasks) may download from;
+    # [image_import]: where imports may download from (the legacy `import` task, web-download);
     # Glance's [import_filtering_opts] and their defaults, plus allow_internal_hosts.
     Opt(
         "image_import",

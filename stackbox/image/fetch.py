@@ -1,4 +1,5 @@
-"""Downloading image data from a URL (the legacy `import` task's `import_from`).
+"""Downloading image data from a URL (a legacy `import` task's `import_from`, a
+web-download import's `uri`).
 
 Every URL, the first and each redirect's, goes through `import_filter.check` (a
 redirect that does not pass ends the download: Glance's "Redirect to disallowed URL").
@@ -32,9 +33,11 @@ class FetchError(Exception):
     """The data could not be fetched; `str()` says why, for the task's message."""
 
 
-async def _checked(url: str, flt: ImportFilter, resolve: Resolver) -> Target:
+async def _checked(
+    url: str, flt: ImportFilter, resolve: Resolver, purpose: str = import_filter.LEGACY
+) -> Target:
     """`import_filter.check` in a worker thread (name lookups block)."""
-    return await anyio.to_thread.run_sync(import_filter.check, url, flt, resolve)
+    return await anyio.to_thread.run_sync(import_filter.check, url, flt, resolve, purpose)
 
 
 async def _send(client: httpx.AsyncClient, target: Target) -> httpx.Response:
@@ -60,12 +63,15 @@ async def _send(client: httpx.AsyncClient, target: Target) -> httpx.Response:
 
 @contextlib.asynccontextmanager
 async def open_url(
-    url: str, flt: ImportFilter, resolve: Resolver = import_filter.resolve
+    url: str,
+    flt: ImportFilter,
+    resolve: Resolver = import_filter.resolve,
+    purpose: str = import_filter.LEGACY,
 ) -> AsyncIterator[httpx.Response]:
     """The 200 response of `url`, its body not read yet (FetchError for any other
-    answer, Refused when `url` itself does not pass)."""
+    answer, Refused naming `purpose` when `url` itself does not pass)."""
     async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False) as client:
-        target = await _checked(url, flt, resolve)
+        target = await _checked(url, flt, resolve, purpose)
         for _ in range(MAX_REDIRECTS + 1):
             resp = await _send(client, target)
             if not resp.is_redirect:

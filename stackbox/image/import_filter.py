@@ -1,6 +1,6 @@
 """Which URLs an image may be downloaded from (the legacy `import` task's
-`import_from`, and every redirect it follows): Glance's rules and messages, plus one of
-stackbox's own.
+`import_from`, a web-download import's `uri`, and every redirect they follow): Glance's
+rules and messages, plus one of stackbox's own.
 
 Glance's part (`validate_location_uri`, `validate_import_uri` and its
 `[import_filtering_opts]`): the location must start with `http://` or `https://`
@@ -84,9 +84,16 @@ def check_location(location: object) -> str:
     )
 
 
-def check(url: str, flt: ImportFilter, resolve: Resolver) -> Target:
-    """The URL and its host's addresses when `flt` lets it through, else Refused."""
-    refused = Refused(f"URI for legacy import task does not pass filtering: {url}")
+LEGACY = "legacy import task"  # what a refusal names: Glance's words for each caller
+WEB_DOWNLOAD = "web-download"
+
+
+def check(url: object, flt: ImportFilter, resolve: Resolver, purpose: str = LEGACY) -> Target:
+    """The URL and its host's addresses when `flt` lets it through, else Refused
+    (Glance's message, naming `purpose`)."""
+    refused = Refused(f"URI for {purpose} does not pass filtering: {url}")
+    if not isinstance(url, str) or not url:
+        raise refused
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port

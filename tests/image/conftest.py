@@ -1,16 +1,20 @@
 """The in-process cloud (SQLite and PostgreSQL, from tests/identity/conftest.py) plus
-image helpers: tokens of the admin and demo projects, create/upload shortcuts."""
+image helpers: tokens of the admin and demo projects, create/upload shortcuts, and the
+local web server imports download from (`site`, see websites.py)."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stackbox import privileged
 from tests.conftest import pg_schema_url
 from tests.identity.conftest import Cloud, _make_cloud, unique
+from tests.image import websites
 
 __all__ = ["Cloud", "unique"]
 
@@ -77,3 +81,17 @@ def patch(cloud: Cloud, headers: dict, image_id: str, ops: list, media: str = PA
     return cloud.client.patch(
         f"/image/v2/images/{image_id}", json=ops, headers={**headers, "Content-Type": media}
     )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[websites.Site]:
+    if not privileged.available("qemu-img"):
+        pytest.skip("qemu-img not installed")
+    path = Path(tmp_path_factory.mktemp("site")) / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "1M"], check=True)
+    s = websites.Site(path.read_bytes())
+    s.thread.start()
+    yield s
+    s.release.set()
+    s.server.shutdown()
+    s.server.server_close()

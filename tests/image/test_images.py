@@ -20,7 +20,7 @@ def test_create_defaults(cloud: Cloud, admin: dict) -> None:
     assert r.status_code == 201
     img = r.json()
     assert r.headers["Location"] == f"http://127.0.0.1:18080/image/v2/images/{img['id']}"
-    assert r.headers["OpenStack-image-import-methods"] == "glance-direct"
+    assert r.headers["OpenStack-image-import-methods"] == "glance-direct,web-download"
     assert img["visibility"] == "shared" and img["status"] == "queued"
     assert img["owner"] == project_id(cloud, admin)
     for key in ("size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value"):

@@ -5,101 +5,17 @@ URLs refused at creation, bad bodies, and who may call it."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import http.server
 import socket
-import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stackbox import privileged
 from tests.image.conftest import Cloud, get, project_id, unique
+from tests.image.websites import Site, local_site, options
 
 TASKS = "/image/v2/tasks"
-
-
-class _Site:
-    """A web server on 127.0.0.1: /disk.qcow2, /garbage.qcow2, /slow.qcow2 (held until
-    `release` is set), /away (a redirect to `redirect_to`), anything else 404."""
-
-    def __init__(self, qcow2: bytes) -> None:
-        self.qcow2 = qcow2
-        self.redirect_to = ""
-        self.release = threading.Event()
-        site = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/away":
-                    self.send_response(302)
-                    self.send_header("Location", site.redirect_to)
-                    self.end_headers()
-                    return
-                body = {
-                    "/disk.qcow2": site.qcow2,
-                    "/slow.qcow2": site.qcow2,
-                    "/garbage.qcow2": b"this is no qcow2 image" * 100,
-                }.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                if self.path == "/slow.qcow2":
-                    site.release.wait(30)
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Site]:
-    if not privileged.available("qemu-img"):
-        pytest.skip("qemu-img not installed")
-    path = Path(tmp_path_factory.mktemp("site")) / "disk.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "1M"], check=True)
-    s = _Site(path.read_bytes())
-    s.thread.start()
-    yield s
-    s.release.set()
-    s.server.shutdown()
-    s.server.server_close()
-
-
-@contextlib.contextmanager
-def options(cloud: Cloud, **values: object) -> Iterator[None]:
-    cfg = cloud.state.cfg  # type: ignore[attr-defined]
-    old = {name: cfg.get("image_import", name) for name in values}
-    for name, value in values.items():
-        cfg.set("image_import", name, value)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            cfg.set("image_import", name, value)
-
-
-@contextlib.contextmanager
-def local_site(cloud: Cloud, site: _Site, *ports: int) -> Iterator[None]:
-    """The loopback restriction and the port list relaxed for the test server."""
-    allowed = [80, 443, site.port, *ports]
-    with options(cloud, allow_internal_hosts=True, allowed_ports=allowed):
-        yield
 
 
 def _task(url: str, **props: Any) -> dict:
@@ -131,7 +47,7 @@ def _images_named(cloud: Cloud, headers: dict, name: str) -> list:
     return cloud.client.get(f"/image/v2/images?name={name}", headers=headers).json()["images"]
 
 
-def test_import_task_downloads_into_a_new_image(cloud: Cloud, admin: dict, site: _Site) -> None:
+def test_import_task_downloads_into_a_new_image(cloud: Cloud, admin: dict, site: Site) -> None:
     body = _task(site.url("/disk.qcow2"), visibility="public", hw_disk_bus="virtio")
     with local_site(cloud, site):  # the filter applies when the work starts, too
         r = _create(cloud, admin, body)
@@ -155,7 +71,7 @@ def test_import_task_downloads_into_a_new_image(cloud: Cloud, admin: dict, site:
     assert data.content == site.qcow2
 
 
-def test_the_request_does_not_wait_for_the_download(cloud: Cloud, admin: dict, site: _Site) -> None:
+def test_the_request_does_not_wait_for_the_download(cloud: Cloud, admin: dict, site: Site) -> None:
     site.release.clear()
     with local_site(cloud, site):
         try:
@@ -168,7 +84,7 @@ def test_the_request_does_not_wait_for_the_download(cloud: Cloud, admin: dict, s
         assert _wait(cloud, admin, r.json()["id"])["status"] == "success"
 
 
-def _failed(cloud: Cloud, admin: dict, site: _Site, url: str, port: int = 80, **props: Any) -> dict:
+def _failed(cloud: Cloud, admin: dict, site: Site, url: str, port: int = 80, **props: Any) -> dict:
     body = _task(url, **props)
     with local_site(cloud, site, port):
         r = _create(cloud, admin, body)
@@ -180,7 +96,7 @@ def _failed(cloud: Cloud, admin: dict, site: _Site, url: str, port: int = 80, **
     return task
 
 
-def test_unreachable_location_fails_the_task(cloud: Cloud, admin: dict, site: _Site) -> None:
+def test_unreachable_location_fails_the_task(cloud: Cloud, admin: dict, site: Site) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -188,14 +104,14 @@ def test_unreachable_location_fails_the_task(cloud: Cloud, admin: dict, site: _S
     assert task["message"].startswith(f"Could not connect to http://127.0.0.1:{port}/")
 
 
-def test_missing_data_and_bad_data_fail_the_task(cloud: Cloud, admin: dict, site: _Site) -> None:
+def test_missing_data_and_bad_data_fail_the_task(cloud: Cloud, admin: dict, site: Site) -> None:
     task = _failed(cloud, admin, site, site.url("/nothing.qcow2"))
     assert "the server answered 404" in task["message"]
     task = _failed(cloud, admin, site, site.url("/garbage.qcow2"))
     assert "not in the declared disk_format qcow2" in task["message"]
 
 
-def test_refused_redirect_fails_the_task(cloud: Cloud, admin: dict, site: _Site) -> None:
+def test_refused_redirect_fails_the_task(cloud: Cloud, admin: dict, site: Site) -> None:
     for target in ("http://127.0.0.1:9/disk.qcow2", "file:///etc/passwd"):
         site.redirect_to = target
         task = _failed(cloud, admin, site, site.url("/away"))
@@ -207,7 +123,7 @@ def test_refused_redirect_fails_the_task(cloud: Cloud, admin: dict, site: _Site)
 
 
 def test_missing_input_and_bad_properties_fail_the_task(
-    cloud: Cloud, admin: dict, site: _Site
+    cloud: Cloud, admin: dict, site: Site
 ) -> None:
     body = _task(site.url("/disk.qcow2"))
     del body["input"]["import_from_format"]
@@ -240,7 +156,7 @@ def test_refused_locations(cloud: Cloud, admin: dict, url: str | None, message: 
     assert message in r.text
 
 
-def test_operator_options_decide_what_passes(cloud: Cloud, admin: dict, site: _Site) -> None:
+def test_operator_options_decide_what_passes(cloud: Cloud, admin: dict, site: Site) -> None:
     url = site.url("/disk.qcow2")
     with options(cloud, allowed_ports=[site.port]):  # still loopback
         assert _create(cloud, admin, _task(url)).status_code == 400

@@ -183,8 +183,10 @@ def test_stage_and_import(cloud: Cloud, admin: dict) -> None:
     )
     assert r.status_code == 204
     assert get(cloud, admin, img["id"]).json()["status"] == "uploading"
-    bad = {"method": {"name": "web-download"}}
+    bad = {"method": {"name": "copy-image"}}
     assert cloud.client.post(f"{base}/import", json=bad, headers=admin).status_code == 400
+    web = {"method": {"name": "web-download", "uri": "http://example.com/x"}}
+    assert cloud.client.post(f"{base}/import", json=web, headers=admin).status_code == 409
     assert cloud.client.post(f"{base}/import", json=body, headers=admin).status_code == 202
     got = get(cloud, admin, img["id"]).json()
     assert got["status"] == "active" and got["checksum"] == hashlib.md5(DATA).hexdigest()

@@ -43,5 +43,5 @@ def test_schemas_need_a_token(cloud: Cloud) -> None:
 
 def test_info(cloud: Cloud, admin: dict) -> None:
     r = cloud.client.get("/image/v2/info/import", headers=admin)
-    assert r.json()["import-methods"]["value"] == ["glance-direct"]
+    assert r.json()["import-methods"]["value"] == ["glance-direct", "web-download"]
     assert cloud.client.get("/image/v2/info/stores", headers=admin).status_code == 200

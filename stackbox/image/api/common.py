@@ -1,6 +1,7 @@
 """What the image resource modules share: the image view (Glance's JSON shape), the
 visibility rules (who may see which image), lookups that answer 404 for what the caller
-cannot see, policy targets, and the per-process store and protections."""
+cannot see, policy targets, the per-process store and protections, and the import
+progress properties."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from stackbox.api.context import RequestContext
 from stackbox.api.framework import Req
 from stackbox.api.policy import PolicyError
 from stackbox.image import protections as prot
-from stackbox.image.models import Image, ImageMember
+from stackbox.image.models import Image, ImageMember, ImageProperty
 from stackbox.image.store import ImageStore
 
 STATUSES = (
@@ -77,6 +78,11 @@ RESERVED = frozenset({"deleted", "deleted_at", "location"})
 # progress): clients may not create, change or remove one (403).
 RESERVED_NAMESPACE = "os_glance"
 DATA_STATUSES = ("active", "deactivated")
+STORE = "fs"  # the one store, as GET /v2/info/stores lists it
+# Glance's import progress (with stores): the stores an import is writing to, and the
+# ones it failed on; clients such as Tempest's waiters read them.
+IMPORTING_TO_STORES = "os_glance_importing_to_stores"
+FAILED_IMPORT = "os_glance_failed_import"
 
 
 def ts(value: dt.datetime | None) -> str | None:
@@ -135,7 +141,7 @@ def view(req: Req, img: Image) -> dict[str, Any]:
     out["file"] = f"/v2/images/{img.id}/file"
     out["schema"] = "/v2/schemas/image"
     if img.status in DATA_STATUSES:
-        out["stores"] = "fs"
+        out["stores"] = STORE
     return out
 
 
@@ -201,3 +207,18 @@ def touch(img: Image) -> None:
     from stackbox.db.base import utcnow
 
     img.updated_at = utcnow()
+
+
+def import_progress(s: Session, image_id: str, importing: bool, failed: bool) -> None:
+    """Set Glance's import progress properties of the image: whether the store is
+    being imported to, whether an import to it failed (empty values when not)."""
+    values = {
+        IMPORTING_TO_STORES: STORE if importing else "",
+        FAILED_IMPORT: STORE if failed else "",
+    }
+    for name, value in values.items():
+        prop = s.get(ImageProperty, (image_id, name))
+        if prop is None:
+            s.add(ImageProperty(image_id=image_id, name=name, value=value))
+        else:
+            prop.value = value

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from stackbox.api.framework import Req, Router
+from stackbox.image.api import common, imports
 
-IMPORT_METHODS = ["glance-direct"]
+IMPORT_METHODS = list(imports.METHODS)
 
 
 def register(router: Router) -> None:
@@ -20,4 +21,6 @@ def register(router: Router) -> None:
 
     @router.route("GET", "/v2/info/stores")
     async def stores_info(req: Req) -> dict:
-        return {"stores": [{"id": "fs", "description": "Local file store", "default": True}]}
+        return {
+            "stores": [{"id": common.STORE, "description": "Local file store", "default": True}]
+        }

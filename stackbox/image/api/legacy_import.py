@@ -3,16 +3,13 @@ it: create the image from `image_properties`, download `import_from` into it, en
 task as `success` (result: the image id) or `failure` (message), deleting the image it
 created when anything failed.
 
-It runs in the background of the API process that accepted the task, as an asyncio
-task of that process's event loop, with the identity of the task's creator: the image
-is created by `images.new_image` (the same checks and policies as POST /v2/images) and
-filled by `upload.claim` and `upload.fill` (the same limits, hashes and format check as
-an upload). A restart interrupts it; the image service's recovery then ends the task
-as a failure (`stackbox/image/recovery.py`)."""
+It runs in the background of the API process that accepted the task
+(`downloads.start`), with the identity of the task's creator: the image is created by
+`images.new_image` (the same checks and policies as POST /v2/images), claimed by
+`upload.claim` and filled by `downloads.download` (shared with web-download)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -21,22 +18,17 @@ from sqlalchemy.orm import Session
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
-from stackbox.image import fetch, tasks
-from stackbox.image.api import common, images, imports, upload
-from stackbox.image.import_filter import ImportFilter, Refused
+from stackbox.image import import_filter, tasks
+from stackbox.image.api import common, downloads, images, upload
 from stackbox.image.models import Image
 
 LOG = logging.getLogger(__name__)
-JOBS = "image.task_jobs"  # state.extras key: the running jobs (kept from the collector)
 INPUT_KEYS = ("import_from", "import_from_format", "image_properties")
 
 
 def start(req: Req, task_id: str, task_input: dict[str, Any]) -> None:
     """Run the task in the background of this process (call from the event loop)."""
-    jobs: set[asyncio.Task] = req.state.extras.setdefault(JOBS, set())
-    job = asyncio.get_running_loop().create_task(run(req, task_id, task_input))
-    jobs.add(job)
-    job.add_done_callback(jobs.discard)
+    downloads.start(req, run(req, task_id, task_input))
 
 
 async def run(req: Req, task_id: str, task_input: dict[str, Any]) -> None:
@@ -49,7 +41,7 @@ async def run(req: Req, task_id: str, task_input: dict[str, Any]) -> None:
         image_id = await upload.db_call(req, _create_image, req, task_input["image_properties"])
         await _fill(req, image_id, task_input["import_from"])
     except BaseException as exc:
-        message = _message(exc)
+        message = downloads.failure_message(exc)
         LOG.warning("import task %s failed: %s", task_id, message)
         with anyio.CancelScope(shield=True):
             await upload.db_call(req, _fail, task_id, image_id, message)
@@ -67,12 +59,6 @@ def _check_input(task_input: dict[str, Any]) -> None:
             raise errors.BadRequest(f"Input does not contain '{key}' field")
 
 
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, fetch.FetchError | Refused):
-        return str(exc)
-    return imports.failure_message(exc)
-
-
 def _create_image(s: Session, req: Req, properties: Any) -> str:
     if properties == {}:  # Glance's placeholders for an import without properties
         properties = {"disk_format": "qcow2", "container_format": "bare"}
@@ -80,11 +66,8 @@ def _create_image(s: Session, req: Req, properties: Any) -> str:
 
 
 async def _fill(req: Req, image_id: str, url: str) -> None:
-    img, limit = await upload.db_call(req, upload.claim(req, image_id, "saving"))
-    flt = ImportFilter.from_config(req.state.cfg)
-    async with fetch.open_url(url, flt) as resp:
-        declared = fetch.declared_size(resp)
-        await upload.fill(req, img, resp.aiter_bytes(), limit, declared)
+    claimed = await upload.db_call(req, upload.claim(req, image_id, "saving"))
+    await downloads.download(req, claimed, url, import_filter.LEGACY)
 
 
 def _fail(s: Session, task_id: str, image_id: str | None, message: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
@@ -23,9 +22,9 @@ from stackbox.api import errors
 from stackbox.api.context import RequestContext
 from stackbox.api.framework import Req, Router, read_json, validate
 from stackbox.image import import_filter, tasks
-from stackbox.image.api import legacy_import, upload
+from stackbox.image.api import downloads, legacy_import, upload
 from stackbox.image.api.tasks import TASK_SCHEMA, task_view
-from stackbox.image.import_filter import ImportFilter, Refused
+from stackbox.image.import_filter import Refused
 from stackbox.image.models import ImageTask
 
 # Glance checks a new task against the whole task schema, unknown members refused.
@@ -60,12 +59,11 @@ def _check_body(body: Any) -> dict[str, Any]:
 
 async def _check_source(req: Req, task_input: dict[str, Any]) -> None:
     """`import_from` passes the import filter (400 with Glance's message otherwise)."""
-    flt = ImportFilter.from_config(req.state.cfg)
     try:
         url = import_filter.check_location(task_input.get("import_from"))
-        await anyio.to_thread.run_sync(import_filter.check, url, flt, import_filter.resolve)
     except Refused as exc:
         raise errors.BadRequest(str(exc)) from None
+    await downloads.check_url(req, url, import_filter.LEGACY)
 
 
 def _add(s: Session, ctx: RequestContext, task_input: dict[str, Any], rid: str) -> ImageTask:

@@ -1,5 +1,5 @@
 """Image data: PUT /v2/images/{id}/file (streamed upload), GET …/file (streamed
-download, Range), PUT …/stage and POST …/import (glance-direct).
+download, Range), PUT …/stage; POST …/import is registered from here (`imports.py`).
 
 An upload moves the image `queued → saving → active` (`uploading` for a stage). The
 body is streamed into a pending file while MD5 (`checksum`) and SHA-512
@@ -7,7 +7,8 @@ body is streamed into a pending file while MD5 (`checksum`) and SHA-512
 to its final name only once complete, and the row is updated only if the image is
 still `saving`. A broken upload (client gone, size mismatch, over `image_size_cap` or
 the project's `user_storage_quota`) kills the image and leaves no file behind.
-`claim` and `fill` also store what a legacy import task downloads (`legacy_import.py`).
+`fill` also stores what an import downloads (`downloads.py`: the legacy import task
+claims its image with `claim`, web-download in `imports.py` with `data_limit`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, Response
 
@@ -65,22 +68,42 @@ def _declared_size(req: Req) -> int | None:
     return None
 
 
-def claim(req: Req, image_id: str, to: str) -> Callable[[Any], tuple[Image, int]]:
-    """Check and claim the image for an upload: `queued → to`. Returns the image and
-    the most bytes this upload may bring."""
+@dataclass(frozen=True)
+class Claim:
+    """An image claimed for new data by one upload or download."""
 
-    def claim(s: Any) -> tuple[Image, int]:
+    image: Image
+    status: str  # what the claim moved it to: saving, uploading (a stage) or importing
+    limit: int  # the most bytes the data may have
+    kill: bool = True  # a failure kills the image (else the claimant decides its fate)
+
+    @property
+    def stage(self) -> bool:
+        return self.status == "uploading"
+
+
+def data_limit(req: Req, s: Session, img: Image) -> int:
+    """The most bytes new data of `img` may have: `image_size_cap`, and what is left of
+    the owner's `user_storage_quota`."""
+    cfg = req.state.cfg
+    limit = cfg.get("image", "image_size_cap")
+    quota = cfg.get("image", "user_storage_quota")
+    if quota > 0:
+        limit = min(limit, max(0, quota - usage_of(s, img.owner or "", exclude=img.id)))
+    return limit
+
+
+def claim(req: Req, image_id: str, to: str) -> Callable[[Session], Claim]:
+    """Check and claim the image for an upload: `queued → to`."""
+
+    def claim(s: Session) -> Claim:
         img = common.get_image(req, image_id, s)
         common.authorize(req, "upload_image", img, s)
         if img.status != "queued":
             raise errors.Conflict(
                 f"Image status transition from {img.status} to {to} is not allowed"
             )
-        cfg = req.state.cfg
-        limit = cfg.get("image", "image_size_cap")
-        quota = cfg.get("image", "user_storage_quota")
-        if quota > 0:
-            limit = min(limit, max(0, quota - usage_of(s, img.owner or "", exclude=img.id)))
+        limit = data_limit(req, s, img)
         done = common.updated(
             s,
             update(Image)
@@ -89,7 +112,7 @@ def claim(req: Req, image_id: str, to: str) -> Callable[[Any], tuple[Image, int]
         )
         if done != 1:
             raise errors.Conflict(f"Image {image_id} is not queued any more.")
-        return img, limit
+        return Claim(img, to, limit)
 
     return claim
 
@@ -138,25 +161,28 @@ async def receive(req: Req, stage: bool) -> None:
         raise errors.UnsupportedMediaType(f"Unsupported Content-Type {ctype}: use {OCTET}.")
     declared = _declared_size(req)
     to = "uploading" if stage else "saving"
-    img, limit = await db_call(req, claim(req, image_id, to))
-    await fill(req, img, _body(req), limit, declared, stage)
+    claimed = await db_call(req, claim(req, image_id, to))
+    await fill(req, claimed, _body(req), declared)
+
+
+OnCommit = Callable[[Session], None]
 
 
 async def fill(
     req: Req,
-    img: Image,
+    claimed: Claim,
     chunks: AsyncIterator[bytes],
-    limit: int,
     declared: int | None,
-    stage: bool = False,
+    on_commit: OnCommit | None = None,
 ) -> None:
-    """Store `chunks` as the data of `img`, claimed by `claim()`: hashed, checked against
-    `limit` and the `declared` size, its format verified (not for a stage), then
-    committed (`active`, or still `uploading` for a stage). On any failure the pending
-    file is removed, the image killed, and the error raised."""
-    to = "uploading" if stage else "saving"
+    """Store `chunks` as the data of the claimed image: hashed, checked against the
+    claim's limit and the `declared` size, its format verified (not for a stage), then
+    committed (`active`, or still `uploading` for a stage), `on_commit` joining that
+    transaction. On any failure the pending file is removed, the image killed (when
+    the claim says so), and the error raised."""
+    img, limit = claimed.image, claimed.limit
     st = common.store(req)
-    pending: PendingFile = await anyio.to_thread.run_sync(st.new_file, stage)
+    pending: PendingFile = await anyio.to_thread.run_sync(st.new_file, claimed.stage)
     ingest = Ingest(pending)
     try:
         if declared is not None and declared > limit:
@@ -168,15 +194,16 @@ async def fill(
                 f"Received {digest.size} bytes but {declared} were announced: upload incomplete."
             )
         vsize = None
-        if not stage:
+        if not claimed.stage:
             vsize = await anyio.to_thread.run_sync(
                 virtual_size, pending.path, img.disk_format, digest.size
             )
-        await anyio.to_thread.run_sync(_commit, req, img.id, pending, digest, vsize, stage)
+        await anyio.to_thread.run_sync(_commit, req, claimed, pending, digest, vsize, on_commit)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await ingest.abort()
-            await db_call(req, kill, img.id, to)
+            if claimed.kill:
+                await db_call(req, kill, img.id, claimed.status)
         raise
 
 
@@ -201,12 +228,17 @@ async def _stream(chunks: AsyncIterator[bytes], ingest: Ingest, limit: int) -> N
 
 
 def _commit(
-    req: Req, image_id: str, pending: PendingFile, d: Digest, vsize: int | None, stage: bool
+    req: Req,
+    claimed: Claim,
+    pending: PendingFile,
+    d: Digest,
+    vsize: int | None,
+    on_commit: OnCommit | None,
 ) -> None:
-    st = common.store(req)
-    dest = pending.commit(st.staged_path(image_id) if stage else st.path(image_id))
+    st, image_id = common.store(req), claimed.image.id
+    dest = pending.commit(st.staged_path(image_id) if claimed.stage else st.path(image_id))
     values: dict[str, Any] = {"size": d.size, "updated_at": utcnow()}
-    if not stage:
+    if not claimed.stage:
         values.update(
             status="active",
             checksum=d.checksum,
@@ -214,17 +246,18 @@ def _commit(
             os_hash_value=d.os_hash_value,
             virtual_size=vsize,
         )
-    expected = "uploading" if stage else "saving"
     try:
         with req.state.db.session() as s:
             done = common.updated(
                 s,
                 update(Image)
-                .where(Image.id == image_id, Image.status == expected)
+                .where(Image.id == image_id, Image.status == claimed.status)
                 .values(**values),
             )
             if done != 1:
                 raise errors.Conflict(f"Image {image_id} was deleted or changed during the upload.")
+            if on_commit is not None:
+                on_commit(s)
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
