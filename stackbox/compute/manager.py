@@ -6,7 +6,8 @@ one workflow module (boot, power, resize, snapshot, backup, rescue, console, rec
 and reports the result through `rpcapi.ConductorAPI` -- the host has no database. On
 error it records an instance fault (code 500, message, traceback), puts the instance in
 ERROR or back to its previous vm_state (where Nova does that, e.g. a failed stop) and
-finishes the event with "Error". Blocking driver and disk calls run in worker threads (in the workflows).
+finishes the event with "Error". Blocking driver and disk calls run in worker threads
+(in the workflows).
 
 `create(cfg, bus, host)` builds the real thing (libvirt URI choice, image cache, Image
 API uploader); `start()` reports resources, repairs (recovery.init_host) and starts the
