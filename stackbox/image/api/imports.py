@@ -1,8 +1,11 @@
 """POST /v2/images/{id}/import with `{"method": {"name": "glance-direct"}}`: the staged
 data (PUT …/stage) becomes the image's data. The image goes `uploading → importing →
 active`; the request answers 202 once the import is done (it is a rename plus hashing
-the staged file in worker threads). Each import that claims its image leaves a task
-record (`stackbox/image/tasks.py`): `success`, or `failure` with what went wrong."""
+and inspecting the staged file in worker threads). Each import that claims its image
+leaves a task record (`stackbox/image/tasks.py`): `success`, or `failure` with what
+went wrong. Staged data that fails Glance's format checks (`upload.virtual_size`) is
+removed and the image goes back to `queued`, as Glance's import reverts it; the request
+still answers 202 (Glance imports in the background), the task says why."""
 
 from __future__ import annotations
 
@@ -60,13 +63,15 @@ def _finish(req: Req, img: Image, task_id: str) -> None:
         tasks.begin(s, task_id)
     try:
         d = upload.hash_file(staged)
-        vsize = upload.virtual_size(staged, img.disk_format, d.size)
+        vsize = upload.virtual_size(staged, img, d.size)
         dest = st.promote(img.id)
     except BaseException as exc:
         st.delete(img.id)
         with req.state.db.session() as s:
-            upload.kill(s, img.id, "importing")
+            upload.set_status(s, img.id, "importing", upload.failed_status(exc))
             tasks.fail(s, task_id, failure_message(exc))
+        if isinstance(exc, upload.InvalidImageData):
+            return
         raise
     with req.state.db.session() as s:
         done = common.updated(
