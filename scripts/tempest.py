@@ -45,7 +45,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import tempest_skips as tempest_skips_file  # scripts/ is this script's sys.path[0]
+import tempest_images  # scripts/ is this script's sys.path[0]
+import tempest_skips as tempest_skips_file
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPEST_VERSION = "47.0.0"
@@ -279,6 +280,7 @@ def write_conf(cloud: Cloud, workspace: Path, site: ImageSite) -> Path:
         "admin_password": cloud.password("admin"),
         "lock_path": str(workspace / "lock"),
         "log_file": str(workspace / "tempest.log"),
+        "images_manifest": str(tempest_images.generate(workspace / "images")),
     }
     text = CONF_TEMPLATE.read_text()
     for key, value in values.items():

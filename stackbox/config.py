@@ -203,8 +203,10 @@ OPTIONS: list[Opt] = [
         "image",
         "disk_formats",
         _list,
-        "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop",
-        "Disk formats the Image API accepts (comma-separated).",
+        "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop,gpt",
+        "Disk formats the Image API accepts (comma-separated): Glance's default list "
+        "plus gpt (a whole disk with a partition table), which Glance inspects and "
+        "takes once its operator lists it.",
     ),
     Opt(
         "image",

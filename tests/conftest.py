@@ -6,6 +6,7 @@
 * `sqlite_db`: a migrated SQLite Database in the test's tmp_path.
 * `database_url`: parametrized over both -- a migrated, private database URL per test
   module-and-backend ("sqlite" in tmp, "postgres" as a fresh schema inside pg_url).
+* `image_samples`: good and bad images of every inspected format (tests/samples.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from stackbox.db import Database, migrate
+from tests.samples import ImageSample, make_samples
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -78,3 +80,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     finally:
         db.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def image_samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ImageSample]:
+    """Sample images by name, made once per session (tests/samples.py)."""
+    return make_samples(tmp_path_factory.mktemp("image-samples"))

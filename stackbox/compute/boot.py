@@ -7,7 +7,8 @@
                          /console.log  the serial console
 
 The image (and the kernel/ramdisk of a direct-kernel-boot image) come through the
-host's `ImageCache`, so a second server from one image copies nothing. The config drive
+host's `ImageCache`, so a second server from one image copies nothing; the image's data
+must be its disk_format and safe (Nova's checks) before a disk is made on it. The config drive
 is attached LAST, as a read-only raw virtio disk (the test guest's kernel has no AHCI;
 it finds LABEL=config-2 on any block device).
 
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from stackbox.compute import disks, metadata, payload
 from stackbox.compute import states as st
 from stackbox.guest import configdrive
+from stackbox.image import formats
 from stackbox.virt.driver import BootInfo, DiskInfo, GuestNotFound
 
 if TYPE_CHECKING:
@@ -46,13 +48,18 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat()
 
 
-def image_format(meta: dict[str, Any], base: Path) -> str:
-    fmt = meta.get("disk_format")
-    if fmt in ("qcow2", "raw"):
-        return str(fmt)
-    if fmt in ("ami", "aki", "ari", "iso", "img"):
-        return "raw"
-    return disks.disk_info(base).format  # unknown: ask qemu-img (our own cache file)
+class ImageUnacceptable(Exception):
+    """The image's data is not its disk_format, or is unsafe to give QEMU (a backing or
+    data file, extents elsewhere...): Nova's ImageUnacceptable, the build's fault."""
+
+
+def image_format(image_id: str, meta: dict[str, Any], base: Path) -> str:
+    """The format QEMU reads the image's cached base file as, once the data passed
+    Nova's checks (`stackbox/image/formats.py`, run on every use: a few KiB read)."""
+    try:
+        return formats.check_bootable(base, meta.get("disk_format"))
+    except formats.Unacceptable as exc:
+        raise ImageUnacceptable(f"Image {image_id} is unacceptable: {exc}") from None
 
 
 async def fetch_image(ctx: Context, image_id: str, meta: dict[str, Any] | None = None) -> Path:
@@ -96,7 +103,7 @@ async def prepare_disks(
     idir = ctx.instance_dir(instance["uuid"])
     idir.mkdir(parents=True, exist_ok=True)
     base = await fetch_image(ctx, image_id, meta)
-    fmt = await asyncio.to_thread(image_format, meta, base)
+    fmt = await asyncio.to_thread(image_format, image_id, meta, base)
     root_gb = int(flavor.get("root_gb") or 0)
     await asyncio.to_thread(disks.create_root_disk, base, idir / "disk", root_gb, fmt)
     if int(flavor.get("ephemeral_gb") or 0) > 0:

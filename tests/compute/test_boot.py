@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import uuid as uuidlib
 from pathlib import Path
 
 import pycdlib
@@ -22,6 +24,7 @@ from tests.compute.recording import (
     make_image,
     make_instance,
 )
+from tests.samples import UNSAFE, ImageSample, sample
 
 pytestmark = pytest.mark.skipif(
     not privileged.available("qemu-img"), reason="needs qemu-img (qemu-utils) for real disks"
@@ -165,6 +168,51 @@ async def test_root_disk_smaller_than_image_fails(rig: ComputeRig) -> None:
     inst = await build(rig, image_ref="22222222-2222-4333-8444-555555555555")
     assert inst["vm_state"] == states.ERROR
     assert "too small" in rig.conductor.faults[0]["message"]
+
+
+async def _build_from_sample(rig: ComputeRig, s: ImageSample, disk_format: str) -> dict:
+    image_id = str(uuidlib.uuid4())
+    rig.store.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(s.path, rig.store / image_id)
+    meta = {"id": image_id, "name": s.name, "disk_format": disk_format, "properties": {}}
+    return await build(rig, image_ref=image_id, image_meta=meta)
+
+
+@pytest.mark.parametrize("name", UNSAFE)
+async def test_unsafe_images_do_not_boot(rig: ComputeRig, image_samples: dict, name: str) -> None:
+    s = sample(image_samples, name)
+    inst = await _build_from_sample(rig, s, s.format)
+    assert inst["vm_state"] == states.ERROR
+    (fault,) = rig.conductor.faults
+    assert "is unacceptable: Image " in fault["message"]
+    assert not (rig.instances_path / inst["uuid"]).exists()  # no disk made on it
+
+
+@pytest.mark.parametrize(
+    ("name", "lie"),
+    [("raw-blank", "qcow2"), ("standard-qcow2v3", "raw"), ("standard-iso9660", "raw")],
+)
+async def test_images_whose_data_is_not_their_disk_format_do_not_boot(
+    rig: ComputeRig, image_samples: dict, name: str, lie: str
+) -> None:
+    inst = await _build_from_sample(rig, sample(image_samples, name), lie)
+    assert inst["vm_state"] == states.ERROR
+    (fault,) = rig.conductor.faults
+    assert fault["message"].endswith("is unacceptable: Image content does not match disk_format")
+
+
+@pytest.mark.parametrize(
+    ("name", "backing_format"),
+    [("vmdk-streamOptimized", "vmdk"), ("standard-iso9660", "raw"), ("gpt-blank", "raw")],
+)
+async def test_safe_images_of_other_formats_boot(
+    rig: ComputeRig, image_samples: dict, name: str, backing_format: str
+) -> None:
+    s = sample(image_samples, name)
+    inst = await _build_from_sample(rig, s, s.format)
+    assert inst["vm_state"] == states.ACTIVE, rig.conductor.faults
+    root = disks.disk_info(rig.instances_path / inst["uuid"] / "disk")
+    assert root.backing_format == backing_format
 
 
 async def test_rebuild_recreates_the_root_disk_from_the_new_image(rig: ComputeRig) -> None:

@@ -108,7 +108,7 @@ def test_missing_data_and_bad_data_fail_the_task(cloud: Cloud, admin: dict, site
     task = _failed(cloud, admin, site, site.url("/nothing.qcow2"))
     assert "the server answered 404" in task["message"]
     task = _failed(cloud, admin, site, site.url("/garbage.qcow2"))
-    assert "not in the declared disk_format qcow2" in task["message"]
+    assert "Image disk_format qcow2 does not match stream data raw" in task["message"]
 
 
 def test_refused_redirect_fails_the_task(cloud: Cloud, admin: dict, site: Site) -> None:

@@ -2,7 +2,10 @@
 
 - `glance-direct`: the staged data (PUT …/stage) becomes the image's data. The image
   goes `uploading → importing → active`; the request answers 202 once that is done
-  (a rename plus hashing the staged file in worker threads); a failure kills it.
+  (a rename plus hashing and inspecting the staged file in worker threads). Staged data
+  that fails Glance's format checks (`upload.virtual_size`) is removed and the image
+  goes back to `queued`, as Glance's import reverts it (still 202; the task says why);
+  any other failure kills it.
 - `web-download`: the image's data is downloaded from `method.uri`
   (`web_download.py`). The URI must pass the import filter at request time (400
   otherwise, as Glance); the image goes `queued → importing` and the request answers
@@ -137,14 +140,16 @@ def _finish(req: Req, img: Image, task_id: str) -> None:
         tasks.begin(s, task_id)
     try:
         d = upload.hash_file(staged)
-        vsize = upload.virtual_size(staged, img.disk_format, d.size)
+        vsize = upload.virtual_size(staged, img, d.size)
         dest = st.promote(img.id)
     except BaseException as exc:
         st.delete(img.id)
         with req.state.db.session() as s:
-            upload.kill(s, img.id, "importing")
+            upload.set_status(s, img.id, "importing", upload.failed_status(exc))
             common.import_progress(s, img.id, importing=False, failed=True)
             tasks.fail(s, task_id, downloads.failure_message(exc))
+        if isinstance(exc, upload.InvalidImageData):
+            return  # refused data: back to queued, the task says why (Glance answers 202)
         raise
     with req.state.db.session() as s:
         done = common.updated(

@@ -5,8 +5,11 @@ An upload moves the image `queued → saving → active` (`uploading` for a stag
 body is streamed into a pending file while MD5 (`checksum`) and SHA-512
 (`os_hash_value`) are computed in worker threads (see `ingest.py`); the file is renamed
 to its final name only once complete, and the row is updated only if the image is
-still `saving`. A broken upload (client gone, size mismatch, over `image_size_cap` or
-the project's `user_storage_quota`) kills the image and leaves no file behind.
+still `saving`. Before that the data must pass Glance's format checks (it is the
+declared disk_format and safe: `stackbox/image/formats.py`); data that fails them is
+answered 415 and the image goes back to `queued`, as in Glance. A broken upload (client
+gone, size mismatch, over `image_size_cap` or the project's `user_storage_quota`) kills
+the image. Either way no file is left behind.
 `fill` also stores what an import downloads (`downloads.py`: the legacy import task
 claims its image with `claim`, web-download in `imports.py` with `data_limit`).
 """
@@ -27,10 +30,10 @@ from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, Response
 
-from stackbox import privileged
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
 from stackbox.db.base import utcnow
+from stackbox.image import formats
 from stackbox.image.api import common
 from stackbox.image.ingest import Digest, Ingest
 from stackbox.image.models import Image, usage_of
@@ -38,8 +41,6 @@ from stackbox.image.store import PendingFile
 
 LOG = logging.getLogger(__name__)
 
-# disk_format -> the format name qemu-img reports for it
-INSPECTED = {"qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "vdi": "vdi"}
 OCTET = "application/octet-stream"
 
 
@@ -123,34 +124,33 @@ def _too_large(limit: int) -> errors.PayloadTooLarge:
     )
 
 
-def kill(s: Any, image_id: str, status: str) -> None:
+class InvalidImageData(errors.UnsupportedMediaType):
+    """The data is not the image's disk_format or fails its safety checks: Glance
+    answers 415 with the reason and puts the image back to `queued`."""
+
+
+def virtual_size(path: Path, img: Image, size: int) -> int | None:
+    """Virtual size of the data, once it passed Glance's format checks
+    (`stackbox/image/formats.py`); raises InvalidImageData when it does not."""
+    try:
+        return formats.check_received(path, img.disk_format, img.container_format, size)
+    except formats.Unacceptable as exc:
+        raise InvalidImageData(str(exc)) from None
+
+
+def set_status(s: Any, image_id: str, status: str, to: str = "killed") -> None:
+    """Move the image from `status` to `to` (unless something else moved it)."""
     s.execute(
         update(Image)
         .where(Image.id == image_id, Image.status == status)
-        .values(status="killed", updated_at=utcnow())
+        .values(status=to, updated_at=utcnow())
     )
 
 
-def virtual_size(path: Path, disk_format: str | None, size: int) -> int | None:
-    """Virtual size of the data: qemu-img's for image formats, the size for raw/iso.
-    Raises BadRequest when the data is not in the declared format."""
-    if disk_format in ("raw", "iso"):
-        return size
-    if disk_format not in INSPECTED:
-        return None
-    try:
-        info = privileged.qemu_img_info(path)
-    except Exception as exc:  # no qemu-img, unreadable data: no virtual size
-        LOG.warning("qemu-img info failed on %s: %s", path, exc)
-        return None
-    if info.get("format") != INSPECTED[disk_format]:
-        raise errors.BadRequest(
-            f"Image data is not in the declared disk_format {disk_format} "
-            f"(found {info.get('format')})."
-        )
-    if info.get("backing-filename") or info.get("full-backing-filename"):
-        raise errors.BadRequest("Images with a backing file are not accepted.")
-    return int(info["virtual-size"]) if "virtual-size" in info else None
+def failed_status(exc: BaseException) -> str:
+    """Where an image goes when receiving its data failed: back to `queued` when the
+    data itself was refused (Glance's restore), else `killed`."""
+    return "queued" if isinstance(exc, InvalidImageData) else "killed"
 
 
 async def receive(req: Req, stage: bool) -> None:
@@ -195,15 +195,13 @@ async def fill(
             )
         vsize = None
         if not claimed.stage:
-            vsize = await anyio.to_thread.run_sync(
-                virtual_size, pending.path, img.disk_format, digest.size
-            )
+            vsize = await anyio.to_thread.run_sync(virtual_size, pending.path, img, digest.size)
         await anyio.to_thread.run_sync(_commit, req, claimed, pending, digest, vsize, on_commit)
-    except BaseException:
+    except BaseException as exc:
         with anyio.CancelScope(shield=True):
             await ingest.abort()
             if claimed.kill:
-                await db_call(req, kill, img.id, claimed.status)
+                await db_call(req, set_status, img.id, claimed.status, failed_status(exc))
         raise
 
 
