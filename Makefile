@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml scripts/setup.sh etc/apt-packages.txt
 up: setup
 	$(BIN)/stackbox up $(ARGS)
 
+# The whole suite, then OpenStack's Tempest API tests (identity, image, compute) against
+# a fresh cloud; with ARGS (a narrower pytest run) Tempest is left to `make tempest`.
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q $(ARGS)
+	@if [ -z "$(ARGS)" ]; then $(BIN)/python scripts/tempest.py; fi
 
 # OpenStack's API test suite against a fresh `stackbox up` (scripts/tempest.py);
 # ARGS='--regex tempest.api.compute.flavors' narrows it.
