@@ -1,11 +1,12 @@
-"""Availability zones: GET /v2.1/os-availability-zone (anyone: the zones of enabled
-compute hosts, available while one of their services is up) and /detail (admin:
-also the "internal" zone of the control services, and every host's services with
-`available` (enabled), `active` (up) and `updated_at`, under Nova's binary names;
-the API service is not listed, as in Nova). Zones come from aggregate
-metadata (`stackbox/compute/zones.py`); a compute host in no zoned aggregate is in
-`[compute] default_availability_zone`. Zones of disabled hosts are listed as
-unavailable, as Nova does."""
+"""Availability zones: GET /v2.1/os-availability-zone (anyone) and /detail (admin), as
+Nova computes them: a zone is available when one of its services is enabled, and
+unavailable when all of its services are disabled (up or down does not matter there).
+The index leaves out the "internal" zone of the control services; the detail lists it,
+and under each available zone the hosts of its enabled services with, per service
+(under Nova's binary names), `available` (the service is up), `active` (enabled) and
+`updated_at`; unavailable zones have no hosts. The API service is not listed, as in
+Nova. Zones come from aggregate metadata (`stackbox/compute/zones.py`); a compute host
+in no zoned aggregate is in `[compute] default_availability_zone`."""
 
 from __future__ import annotations
 
@@ -20,35 +21,28 @@ from stackbox.service import registry
 
 def _zones(req: Req, detail: bool) -> list[dict[str, Any]]:
     host_zones = zones.host_zones(req.db, default_zone(req))
-    available: dict[str, dict[str, dict]] = {}
-    unavailable: dict[str, dict[str, dict]] = {}
+    enabled: dict[str, dict[str, dict]] = {}
+    disabled: set[str] = set()
     for rec in registry.list_services(req.db):
         if not service_names.listed(rec.binary):
             continue
         zone = zone_for(rec, host_zones, default_zone(req))
         if zone == registry.INTERNAL_ZONE and not detail:
             continue
-        up = state_of(req, rec) == "up"
-        bucket = available if (not rec.disabled and up) else unavailable
-        hosts = bucket.setdefault(zone, {})
-        hosts.setdefault(rec.host, {})[service_names.public(rec.binary)] = {
-            "available": not rec.disabled,
-            "active": up,
+        if rec.disabled:
+            disabled.add(zone)
+            continue
+        enabled.setdefault(zone, {}).setdefault(rec.host, {})[service_names.public(rec.binary)] = {
+            "available": state_of(req, rec) == "up",
+            "active": True,
             "updated_at": common.iso_us(rec.last_seen_up or rec.updated_at),
         }
     out: list[dict[str, Any]] = []
-    for zone in sorted(available, key=lambda z: (z != registry.INTERNAL_ZONE, z)):
-        entry: dict[str, Any] = {"zoneName": zone, "zoneState": {"available": True}}
-        entry["hosts"] = available[zone] if detail else None
-        out.append(entry)
-    for zone in sorted(set(unavailable) - set(available)):
-        entry = {"zoneName": zone, "zoneState": {"available": False}}
-        entry["hosts"] = unavailable[zone] if detail else None
-        out.append(entry)
-    if detail:  # unavailable hosts of an available zone are still shown
-        for entry in out:
-            for host, services in unavailable.get(entry["zoneName"], {}).items():
-                entry["hosts"].setdefault(host, {}).update(services)
+    for zone in sorted(enabled, key=lambda z: (z != registry.INTERNAL_ZONE, z)):
+        hosts = enabled[zone] if detail else None
+        out.append({"zoneName": zone, "zoneState": {"available": True}, "hosts": hosts})
+    for zone in sorted(disabled - set(enabled)):
+        out.append({"zoneName": zone, "zoneState": {"available": False}, "hosts": None})
     return out
 
 

@@ -56,7 +56,9 @@ def test_detail_lists_hosts_and_internal_services(cloud: Cloud, admin: dict) -> 
     assert r.json()["availabilityZoneInfo"][0]["zoneName"] == "internal"
 
 
-def test_zone_of_only_disabled_or_down_hosts_is_unavailable(cloud: Cloud, admin: dict) -> None:
+def test_zone_availability_follows_enabled_services_as_nova(cloud: Cloud, admin: dict) -> None:
+    # Nova: a zone of only disabled services is unavailable (no hosts in the detail);
+    # a down but enabled service keeps its zone available and shows available=false.
     host = add_host(cloud)
     az = _zone(cloud, admin, host)
     sid = service_of(cloud, host).uuid
@@ -65,12 +67,18 @@ def test_zone_of_only_disabled_or_down_hosts_is_unavailable(cloud: Cloud, admin:
         call(cloud, "GET", "/os-availability-zone", admin).json()["availabilityZoneInfo"]
     )
     assert zones[az]["zoneState"] == {"available": False}
-    detail = call(cloud, "GET", "/os-availability-zone/detail", admin).json()
-    svc = _by_name(detail["availabilityZoneInfo"])[az]["hosts"][host]["nova-compute"]
-    assert (svc["available"], svc["active"]) == (False, True)
+    detail = _by_name(
+        call(cloud, "GET", "/os-availability-zone/detail", admin).json()["availabilityZoneInfo"]
+    )
+    assert detail[az] == {"zoneName": az, "zoneState": {"available": False}, "hosts": None}
     down = add_host(cloud, seen=dt.datetime(2020, 1, 1))
     az2 = _zone(cloud, admin, down)
     zones = _by_name(
         call(cloud, "GET", "/os-availability-zone", admin).json()["availabilityZoneInfo"]
     )
-    assert zones[az2]["zoneState"] == {"available": False}
+    assert zones[az2]["zoneState"] == {"available": True}
+    detail = _by_name(
+        call(cloud, "GET", "/os-availability-zone/detail", admin).json()["availabilityZoneInfo"]
+    )
+    svc = detail[az2]["hosts"][down]["nova-compute"]
+    assert (svc["available"], svc["active"]) == (False, True)
