@@ -173,7 +173,7 @@ def mark_deleted(s: Session, inst: Instance) -> None:
 
 
 def _leave_server_group(s: Session, instance_uuid: str) -> None:
-    """A deleted server is no longer a member of its server group (I5-A)."""
+    """A deleted server is no longer a member of its server group."""
     from sqlalchemy import delete
 
     from stackbox.compute.opmodels import ServerGroupMember

@@ -522,7 +522,7 @@ class ComputeManager:
         return await asyncio.to_thread(console.get_console_output, idir, length)
 
     async def get_diagnostics(self, instance: dict) -> dict:
-        """The guest's activity counters from the hypervisor (issue 5, diagnostics)."""
+        """The guest's activity counters from the hypervisor (os-server-diagnostics)."""
         return await asyncio.to_thread(self.driver.diagnostics, instance["uuid"])
 
     async def external_instance_event(self, events: list[dict]) -> None:

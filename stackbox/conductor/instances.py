@@ -191,7 +191,7 @@ def instance_destroyed(s: Session, instance_uuid: str) -> None:
 
 
 def _leave_server_group(s: Session, instance_uuid: str) -> None:
-    """A destroyed server is no longer a member of its server group (I5-A)."""
+    """A destroyed server is no longer a member of its server group."""
     from sqlalchemy import delete
 
     from stackbox.compute.opmodels import ServerGroupMember

@@ -229,7 +229,7 @@ def last_segment(ref: str) -> str:
 
 def check_metadata_count(count: int, req: Req | None = None, project_id: str = "") -> None:
     """403 past the metadata_items quota of `project_id` (the fixed 128 without `req`)."""
-    if req is not None:  # I5-Q: the project's quota
+    if req is not None:  # the project's quota
         quotas.check_metadata(req.db, project_id, count, req.state.cfg)
         return
     if count > MAX_METADATA_ITEMS:
@@ -237,7 +237,7 @@ def check_metadata_count(count: int, req: Req | None = None, project_id: str = "
 
 
 def check_instance_quota(req: Req, flv: Flavor, min_count: int, max_count: int) -> int:
-    """I5-Q: lock the project's quota row and return how many servers to create (Nova:
+    """Lock the project's quota row and return how many servers to create (Nova:
     max_count if they fit, else as many as fit but at least min_count, else 403)."""
     ctx = req.context
     return quotas.instances_allowed(
@@ -500,7 +500,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
     # the scheduler reads "host", "host:node" or ":node"
     forced = f"{force_host or ''}:{force_node}" if force_node else force_host
     hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
-    group = server_groups.group_for_hint(req, hints)  # I5-A: hint "group"
+    group = server_groups.group_for_hint(req, hints)  # server group hint
     props = img.extra
     # Nova's rule: asked for, forced by config, or required by the image
     config_drive = (
@@ -515,7 +515,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
     rid = reservation_id()
     request_id = lookup.request_id()
     name = server["name"]
-    max_count = check_instance_quota(req, flv, min_count, max_count)  # I5-Q
+    max_count = check_instance_quota(req, flv, min_count, max_count)  # quota
     instances = []
     for index in range(max_count):
         uuid = str(uuid_mod.uuid4())
@@ -567,7 +567,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
         instances.append(inst)
     uuids = [i.uuid for i in instances]
     group_spec = None
-    if group is not None:  # I5-A: members join; the scheduler gets the policy and hosts
+    if group is not None:  # server group: members join; the scheduler gets the policy and hosts
         server_groups.join_group(req.db, group, uuids, ctx.project_id, ctx.user_id,
                                  req.state.cfg)  # fmt: skip
         group_spec = requestspec.group_info(req.db, group)

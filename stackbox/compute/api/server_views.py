@@ -204,7 +204,7 @@ def _server(req: Req, inst: Instance, *, detail: bool) -> dict[str, Any]:
     if mv >= (2, 63):
         s["trusted_image_certificates"] = None
     if mv >= (2, 71) and not detail:
-        from stackbox.compute.api.server_groups import groups_of  # I5-A
+        from stackbox.compute.api.server_groups import groups_of
 
         s["server_groups"] = groups_of(req.db, inst.uuid)
     if mv >= (2, 73):

@@ -196,7 +196,7 @@ def make_srv(tmp: str, url: str | None) -> Iterator[Srv]:
         "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "1024",
         "STACKBOX_IDENTITY__PASSWORD_HASH_TIME_COST": "1",
         "STACKBOX_API__PORT": "18080",
-        # I5-Q: the session-wide cloud boots many servers in "demo"; quota tests give
+        # quota: the session-wide cloud boots many servers in "demo"; quota tests give
         # their own projects limits of their own
         "STACKBOX_QUOTA__INSTANCES": "-1",
         "STACKBOX_QUOTA__CORES": "-1",
