@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from stackbox.api import errors, framework
 from stackbox.api.framework import Req
-from stackbox.compute import quotas, requestspec, states, zones
+from stackbox.compute import pci, quotas, requestspec, states, zones
 from stackbox.compute.api import lookup, server_groups
 from stackbox.compute.api.microversion import Version, pick, version
 from stackbox.compute.models import (
@@ -36,7 +36,7 @@ from stackbox.compute.models import (
 )
 from stackbox.image.api import common as image_common
 from stackbox.image.models import Image
-from stackbox.virt import hardware
+from stackbox.virt import hardware, numa
 
 NAME = {
     "type": "string",
@@ -297,9 +297,6 @@ def check_hardware(vcpus: int, specs: Any, props: Any) -> None:
 def check_placement(req: Req, vcpus: int, memory_mb: int, specs: Any, props: Any) -> None:
     """NUMA cells, CPU pinning, page size (virt/numa.py) and PCI aliases ([pci] alias,
     compute/pci.py) the flavor and image ask for: a bad request is a 400 now."""
-    from stackbox.compute import pci
-    from stackbox.virt import numa
-
     try:
         numa.parse_request(int(vcpus), int(memory_mb), specs or {}, props or {})
         aliases = pci.parse_aliases(req.state.cfg.get("pci", "alias"))

@@ -16,6 +16,7 @@ from stackbox.api import errors
 from stackbox.api.context import RequestContext
 from stackbox.api.framework import Req
 from stackbox.api.policy import PolicyError
+from stackbox.db.base import utcnow
 from stackbox.image import protections as prot
 from stackbox.image.models import Image, ImageMember, ImageProperty
 from stackbox.image.store import ImageStore
@@ -204,8 +205,6 @@ def updated(s: Session, stmt: Any) -> int:
 
 
 def touch(img: Image) -> None:
-    from stackbox.db.base import utcnow
-
     img.updated_at = utcnow()
 
 
