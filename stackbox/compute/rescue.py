@@ -131,7 +131,7 @@ async def _make_disks(
 ) -> None:
     idir = ctx.instance_dir(instance["uuid"])
     base = await boot.fetch_image(ctx, image_id, meta)
-    fmt = await asyncio.to_thread(boot.image_format, meta, base)
+    fmt = await asyncio.to_thread(boot.image_format, image_id, meta, base)
     await asyncio.to_thread(remove_rescue_files, idir)
     await asyncio.to_thread(disks.create_root_disk, base, idir / RESCUE_DISK, 0, fmt)
     if (idir / boot.CONFIG_DRIVE).exists() and not is_stable(meta):
