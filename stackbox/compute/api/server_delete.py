@@ -19,8 +19,6 @@ Every path records the instance action "delete"."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from stackbox.api.framework import Req, Router
 from stackbox.compute import actions, migrations, states
 from stackbox.compute.api import lookup, server_views
@@ -29,7 +27,6 @@ from stackbox.compute.models import Instance
 from stackbox.db.base import utcnow
 from stackbox.scheduler import claims
 from stackbox.service import registry
-from stackbox.service.models import ServiceRecord
 
 
 def _release(req: Req, inst: Instance) -> None:
@@ -39,11 +36,7 @@ def _release(req: Req, inst: Instance) -> None:
 
 
 def _host_down(req: Req, host: str) -> bool:
-    rec = req.db.scalar(
-        select(ServiceRecord).where(
-            ServiceRecord.host == host, ServiceRecord.binary == server_views.COMPUTE_BINARY
-        )
-    )
+    rec = server_views.compute_service(req, host)
     if rec is None:
         return False
     return not registry.is_up(rec, float(req.state.cfg.get("service", "service_down_time")))

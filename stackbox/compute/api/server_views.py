@@ -101,16 +101,21 @@ def fault_view(req: Req, inst: Instance) -> dict[str, Any] | None:
     return out
 
 
+def compute_service(req: Req, host: str) -> ServiceRecord | None:
+    """The services row of the compute service on `host`, if it runs one."""
+    return req.db.scalar(
+        select(ServiceRecord).where(
+            ServiceRecord.host == host, ServiceRecord.binary == COMPUTE_BINARY
+        )
+    )
+
+
 def host_status(req: Req, inst: Instance) -> str:
     """UP / DOWN (forced down) / MAINTENANCE (disabled) / UNKNOWN (heartbeat late),
     "" when the instance has no host or the host runs no compute service."""
     if not inst.host:
         return ""
-    rec = req.db.scalar(
-        select(ServiceRecord).where(
-            ServiceRecord.host == inst.host, ServiceRecord.binary == COMPUTE_BINARY
-        )
-    )
+    rec = compute_service(req, inst.host)
     if rec is None:
         return ""
     if rec.forced_down:
