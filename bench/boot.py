@@ -1,4 +1,4 @@
-"""Compute boot benchmarks: every figure of issue 4's "Must show" for bench/boot.py, one run.
+"""Compute boot benchmarks: every figure bench/README.md lists for bench/boot.py, one run.
 
 (a) boot-to-ready of stackbox-tiny through the API vs raw `virsh create` of the same XML
     (real QEMU): bench/boot_qemu.py `run_qemu()`; skipped, saying why, when it cannot run

@@ -1,5 +1,5 @@
 """Boot-to-ready of the `stackbox-tiny` test guest on real QEMU: through the compute API
-against raw `virsh create` of the same domain XML (issue 4, bench/boot.py part (a)).
+against raw `virsh create` of the same domain XML (bench/boot.py part (a)).
 
 `run_qemu(n)` starts a real `stackbox up` (temp state dir and HOME, random loopback port,
 `STACKBOX_UP__TEST_GUEST=true`, `STACKBOX_COMPUTE__VIRT_URI=auto`); when its banner

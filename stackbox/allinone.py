@@ -23,9 +23,11 @@ from stackbox.api.app import build_app
 from stackbox.compute.bootstrap import ensure_default_flavors
 from stackbox.config import Config
 from stackbox.db import Database
+from stackbox.guest.build import build_test_guest
 from stackbox.identity.bootstrap import Credentials, bootstrap
 from stackbox.identity.tokens import TokenService
 from stackbox.image.metadef_load import load_metadefs
+from stackbox.image.seed import seed_test_guest
 from stackbox.service import roles
 from stackbox.service.roles import RoleContext
 from stackbox.service.runner import Service
@@ -154,9 +156,6 @@ async def run(cfg: Config, *, write_user_file: bool = True) -> int:
 
 async def _test_guest(cfg: Config, app: Any, state: Any) -> None:
     """Build (cached) and upload the test guest; a cloud without it still starts."""
-    from stackbox.guest.build import build_test_guest
-    from stackbox.image.seed import seed_test_guest
-
     out = cfg.state_dir / "guest"
     try:
         artifacts = await asyncio.to_thread(build_test_guest, out)

@@ -1,4 +1,8 @@
-"""The `stackbox` command: up, serve ROLE, status, db upgrade, config show."""
+"""The `stackbox` command: up, serve ROLE, status, db upgrade, config show.
+
+Each command imports what it runs when it runs: importing the database layer, the
+services or libvirt up front would slow every `stackbox status` or `--help` (importing
+the API alone takes over a second)."""
 
 from __future__ import annotations
 

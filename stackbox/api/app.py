@@ -23,10 +23,14 @@ from stackbox.api.context import RequestContext
 from stackbox.api.framework import Router
 from stackbox.api.policy import Enforcer
 from stackbox.api.routing import IndexedRouter
+from stackbox.compute.api import ROUTER as COMPUTE_ROUTER
 from stackbox.config import Config
 from stackbox.db import Database
 from stackbox.identity import secrets
+from stackbox.identity.api import ROUTER as IDENTITY_ROUTER
 from stackbox.image import protections
+from stackbox.image.api import ROUTER as IMAGE_ROUTER
+from stackbox.image.recovery import recover as recover_images
 
 LOG = logging.getLogger("stackbox.api")
 
@@ -45,17 +49,11 @@ class ApiService:
 
 
 def api_services() -> list[ApiService]:
-    """Every service of the API, in mount order. Imported lazily so a missing optional
-    dependency of one service cannot break the import of this module."""
-    from stackbox.compute.api import ROUTER as compute
-    from stackbox.identity.api import ROUTER as identity
-    from stackbox.image.api import ROUTER as image
-    from stackbox.image.recovery import recover as recover_images
-
+    """Every service of the API, in mount order."""
     return [
-        ApiService(identity, startup=load_credential_keys),
-        ApiService(image, startup=load_image_protections, recover=recover_images),
-        ApiService(compute),
+        ApiService(IDENTITY_ROUTER, startup=load_credential_keys),
+        ApiService(IMAGE_ROUTER, startup=load_image_protections, recover=recover_images),
+        ApiService(COMPUTE_ROUTER),
     ]
 
 

@@ -48,6 +48,20 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
+
+def query_bool(query: Mapping[str, str], name: str) -> bool | None:
+    """The boolean query parameter `name` (None when absent), 400 when it is not one."""
+    value = query.get(name)
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("true", "1", "yes", "on", ""):
+        return True
+    if v in ("false", "0", "no", "off"):
+        return False
+    raise errors.BadRequest(f"Invalid value for {name!r}: {value!r} is not a boolean.")
+
+
 Handler = Callable[["Req"], Any]
 Decorate = Callable[["Req | None", Response], None]
 
@@ -104,15 +118,7 @@ class Req:
             raise errors.Forbidden(self.route.router.forbidden_message(action))
 
     def query_bool(self, name: str) -> bool | None:
-        value = self.query.get(name)
-        if value is None:
-            return None
-        v = value.strip().lower()
-        if v in ("true", "1", "yes", "on", ""):
-            return True
-        if v in ("false", "0", "no", "off"):
-            return False
-        raise errors.BadRequest(f"Invalid value for {name!r}: {value!r} is not a boolean.")
+        return query_bool(self.query, name)
 
 
 @dataclass

@@ -144,6 +144,7 @@ def connect(url: str, *, exchange: str = "stackbox", default_timeout: float = 60
     (also "amqp://"). `exchange` names the AMQP exchanges (ignored by local://);
     `default_timeout` is the seconds a call waits when it gives no timeout."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    # the transports import this package (errors, envelope), so they are imported here
     if scheme == "local":
         from stackbox.bus.local import LocalBus
 

@@ -22,13 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from stackbox.api.context import RequestContext
 from stackbox.compute import requestspec, states
 from stackbox.compute.models import Instance, InstanceAction
+from stackbox.compute.opmodels import ServerGroupMember
 from stackbox.db.base import utcnow
 
 
@@ -173,9 +174,6 @@ def mark_deleted(s: Session, inst: Instance) -> None:
 
 
 def _leave_server_group(s: Session, instance_uuid: str) -> None:
-    """A deleted server is no longer a member of its server group (I5-A)."""
-    from sqlalchemy import delete
-
-    from stackbox.compute.opmodels import ServerGroupMember
+    """A deleted server is no longer a member of its server group."""
 
     s.execute(delete(ServerGroupMember).where(ServerGroupMember.instance_uuid == instance_uuid))

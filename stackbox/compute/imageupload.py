@@ -13,6 +13,7 @@ record before casting to the compute host).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
@@ -39,8 +40,6 @@ class ImageUploadError(Exception):
 
 
 async def _chunks(path: Path) -> AsyncIterator[bytes]:
-    import asyncio
-
     with open(path, "rb") as fh:
         while chunk := await asyncio.to_thread(fh.read, CHUNK_SIZE):
             yield chunk

@@ -34,6 +34,7 @@ from stackbox.compute import (
     boot,
     console,
     external_events,
+    pci,
     power,
     recovery,
     rescue,
@@ -42,10 +43,19 @@ from stackbox.compute import (
 )
 from stackbox.compute import states as st
 from stackbox.compute.cloud import CloudRef, check_template
-from stackbox.compute.imagecache import FileImageSource, HttpImageSource, ImageCache, ImageSource
+from stackbox.compute.hostinfo import uptime_text
+from stackbox.compute.imagecache import (
+    FileImageSource,
+    HttpImageSource,
+    ImageCache,
+    ImageSource,
+    backing_files,
+)
 from stackbox.compute.imageupload import ImageUploader
 from stackbox.compute.rpcapi import ConductorAPI
+from stackbox.virt import select
 from stackbox.virt.driver import VirtDriver
+from stackbox.virt.libvirt_driver import LibvirtDriver
 
 LOG = logging.getLogger("stackbox.compute")
 
@@ -162,8 +172,6 @@ class ComputeManager:
     async def evict_images(self) -> list[str]:
         """Remove cached image bases no instance disk is backed by and unused for longer
         than compute.image_cache_max_age (Nova's image cache manager)."""
-        from stackbox.compute.imagecache import backing_files
-
         path = self.ctx.instances_path
         removed = await asyncio.to_thread(
             self.ctx.images.evict,
@@ -174,8 +182,6 @@ class ComputeManager:
 
     def get_host_uptime(self) -> str | None:
         """This host's `uptime` line, for the hypervisor uptime API."""
-        from stackbox.compute.hostinfo import uptime_text
-
         return uptime_text()
 
     async def report_resources(self) -> None:
@@ -522,7 +528,7 @@ class ComputeManager:
         return await asyncio.to_thread(console.get_console_output, idir, length)
 
     async def get_diagnostics(self, instance: dict) -> dict:
-        """The guest's activity counters from the hypervisor (issue 5, diagnostics)."""
+        """The guest's activity counters from the hypervisor (os-server-diagnostics)."""
         return await asyncio.to_thread(self.driver.diagnostics, instance["uuid"])
 
     async def external_instance_event(self, events: list[dict]) -> None:
@@ -532,9 +538,6 @@ class ComputeManager:
 
 async def create(cfg: Any, bus: sbbus.Bus, host: str) -> ComputeManager:
     """The compute service of this host, on the libvirt URI `select.choose_uri` picks."""
-    from stackbox.virt import select
-    from stackbox.virt.libvirt_driver import LibvirtDriver
-
     check_template(cfg.get("compute", "instance_name_template"))  # fail early if bad
     uri, reason = await asyncio.to_thread(select.choose_uri, cfg)
     LOG.info("compute driver: %s", reason)
@@ -569,8 +572,6 @@ async def create(cfg: Any, bus: sbbus.Bus, host: str) -> ComputeManager:
 def placement_report(cfg: Any, res: Any) -> dict[str, Any]:
     """numa_topology and the whitelisted PCI devices ([pci] passthrough_whitelist) for
     compute_node_update; the whitelist is checked here, so a bad one fails loudly."""
-    from stackbox.compute import pci
-
     try:
         whitelist = pci.parse_whitelist(cfg.get("pci", "passthrough_whitelist"))
     except KeyError:  # a config without the [pci] section

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from stackbox.compute.models import ComputeNode
 from stackbox.compute.opmodels import AggregateHost, AggregateMetadata
 
 AZ_KEY = "availability_zone"
@@ -58,7 +59,5 @@ def zone_names(s: Session) -> set[str]:
 def known_zones(s: Session, default_zone: str) -> set[str]:
     """Every zone a server may ask for: the default, those of aggregates, and those a
     compute node reports itself."""
-    from stackbox.compute.models import ComputeNode
-
     nodes = s.scalars(select(ComputeNode.availability_zone).distinct())
     return {default_zone, *zone_names(s), *(str(z) for z in nodes if z)}

@@ -26,11 +26,12 @@ from sqlalchemy import select, update
 
 from stackbox import bus as sbbus
 from stackbox.compute import migrations, payload, requestspec, states
-from stackbox.compute.models import Instance
+from stackbox.compute.models import Allocation, Instance
 from stackbox.compute.rpcapi import ComputeAPI, SchedulerAPI
 from stackbox.conductor import instances as db_instances
 from stackbox.db import Database
 from stackbox.db.base import utcnow
+from stackbox.scheduler import claims
 
 LOG = logging.getLogger("stackbox.conductor")
 
@@ -182,8 +183,6 @@ def _assign_host(
 ) -> dict | None:
     """Give the instance its host (only if it is still waiting for one); else free the
     claim just made for it and return None."""
-    from stackbox.scheduler import claims
-
     node_az = dest.get("availability_zone")
     values: dict[str, Any] = {
         "host": dest["host"],
@@ -210,8 +209,6 @@ def _assign_host(
 def _store_placement(s: Any, inst: Instance, dest: dict) -> None:
     """The claim's NUMA cells / pinned CPUs / PCI devices (allocations.details) become
     the instance's numa_topology, which the domain XML is built from."""
-    from stackbox.compute.models import Allocation
-
     query = select(Allocation.details).where(Allocation.consumer_id == inst.uuid)
     if dest.get("compute_node_id") is not None:
         query = query.where(Allocation.compute_node_id == dest["compute_node_id"])
@@ -232,8 +229,6 @@ def _prepare_resize(s: Any, instance_uuid: str, new_flavor: dict) -> tuple[dict[
     asked for without one gets it here); the new flavor is claimed on the same host
     (resize to another host needs disk migration, which is not built). Returns the
     request spec and the migration's uuid."""
-    from stackbox.scheduler import claims
-
     inst = db_instances.load(s, instance_uuid)
     mig = migrations.current(s, instance_uuid)
     if mig is None or mig.status != "pre-migrating":
@@ -250,8 +245,6 @@ def _resize_placed(s: Any, instance_uuid: str, mig: str, dest: dict) -> None:
 
 
 def _undo_resize(s: Any, instance_uuid: str, mig: str, why: str) -> None:
-    from stackbox.scheduler import claims
-
     claims.move(s, migrations.consumer(mig), instance_uuid)
     migrations.advance(s, instance_uuid, "error")
     db_instances.instance_update(
@@ -264,8 +257,6 @@ def resize_claims_done(s: Any, instance_uuid: str, confirmed: bool) -> None:
     """Confirm: free the source side and the migration is `confirmed`. Revert: free
     the new flavor's claim and give the source side back to the instance (only when
     a migration still holds it)."""
-    from stackbox.scheduler import claims
-
     held = migrations.held_consumer(s, instance_uuid)
     if confirmed:
         if held is not None:
@@ -289,9 +280,6 @@ def fail_interrupted_builds(db: Database) -> list[str]:
     host likewise get their task cleared (they stay SHELVED_OFFLOADED) and a fault.
     Only for the all-in-one: in scale-out another conductor may be working on them.
     Returns the uuids it changed."""
-    from sqlalchemy import select
-
-    from stackbox.scheduler import claims
 
     failed = []
     with db.session() as s:

@@ -12,7 +12,7 @@ import datetime as dt
 import uuid as uuidlib
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from stackbox.compute import migrations, payload, requestspec, states
@@ -23,7 +23,9 @@ from stackbox.compute.models import (
     InstanceActionEvent,
     InstanceFault,
 )
+from stackbox.compute.opmodels import PciDevice, ServerGroupMember
 from stackbox.db.base import utcnow
+from stackbox.scheduler import claims
 
 FAULT_MESSAGE_MAX = 255
 
@@ -168,8 +170,6 @@ def set_error(
 def instance_destroyed(s: Session, instance_uuid: str) -> None:
     """The guest and its files are gone: soft-delete the row (as Nova: the API still
     shows it to admins asking for deleted servers) and free its claims."""
-    from stackbox.scheduler import claims
-
     now = utcnow()
     s.execute(
         update(Instance)
@@ -191,19 +191,13 @@ def instance_destroyed(s: Session, instance_uuid: str) -> None:
 
 
 def _leave_server_group(s: Session, instance_uuid: str) -> None:
-    """A destroyed server is no longer a member of its server group (I5-A)."""
-    from sqlalchemy import delete
-
-    from stackbox.compute.opmodels import ServerGroupMember
-
+    """A destroyed server is no longer a member of its server group."""
     s.execute(delete(ServerGroupMember).where(ServerGroupMember.instance_uuid == instance_uuid))
 
 
 def compute_node_update(s: Session, host: str, resources: dict[str, Any]) -> None:
     """Upsert the host's compute node from its report, then recompute its used
     amounts from the allocations (heals any drift a crash left)."""
-    from stackbox.scheduler import claims
-
     columns = {
         "hypervisor_hostname",
         "hypervisor_type",
@@ -248,10 +242,6 @@ def pci_devices_update(s: Session, node_id: int, devices: list[dict[str, Any]]) 
     """Make the node's pci_devices rows match its report: new devices are added as
     available, known ones refreshed, vanished available ones removed (an allocated
     device stays until its instance lets it go)."""
-    from sqlalchemy import delete
-
-    from stackbox.compute.opmodels import PciDevice
-
     rows = {d.address: d for d in s.scalars(
         select(PciDevice).where(PciDevice.compute_node_id == node_id))}  # fmt: skip
     seen = set()

@@ -20,6 +20,8 @@ from stackbox.conductor import build
 from stackbox.conductor import instances as db_instances
 from stackbox.db import Database
 from stackbox.db.base import utcnow
+from stackbox.identity.models import Project, User
+from stackbox.scheduler import claims
 from stackbox.service import registry
 
 LOG = logging.getLogger("stackbox.conductor")
@@ -137,8 +139,6 @@ class ConductorManager:
             return db_instances.claim_queued_deletes(s, compute_host, float(older_than))
 
     def release_resources(self, consumer_id: str) -> None:
-        from stackbox.scheduler import claims
-
         with self.db.session() as s:
             claims.release(s, consumer_id)
 
@@ -160,8 +160,6 @@ class ConductorManager:
 
     def service_token(self, project_id: str, user_id: str) -> str:
         """A token of the instance's owner for its project, for image transfers."""
-        from stackbox.identity.models import Project, User
-
         if self.identity is None:
             raise RuntimeError("this conductor has no token service")
         with self.db.session() as s:

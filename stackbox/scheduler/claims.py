@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from stackbox.compute import pci
 from stackbox.compute.models import Allocation, ComputeNode
-from stackbox.compute.opmodels import PciDevice
+from stackbox.compute.opmodels import PciDevice, ServerGroup, ServerGroupMember
 from stackbox.db.base import utcnow
 from stackbox.virt import numa
 
@@ -341,8 +341,6 @@ def group_allows(s: Session, node_id: int, consumer_id: str, group: dict[str, An
     every member's allocation? The group row is locked first, so claims of one group by
     several schedulers are judged one after the other (the filters saw a view that
     another scheduler may have changed since)."""
-    from stackbox.compute.opmodels import ServerGroup, ServerGroupMember
-
     policy = group.get("policy")
     if policy not in ("affinity", "anti-affinity") or not group.get("uuid"):
         return True

@@ -70,7 +70,7 @@ class HostState:
     up: bool = True
     num_instances: int = 0
     generation: int = 0
-    # aggregates (I5-A): key -> every value that key has in the host's aggregates
+    # aggregates: key -> every value that key has in the host's aggregates
     aggregate_metadata: dict[str, set[str]] = field(default_factory=dict)
     # NUMA cells (compute_nodes.numa_topology), what placements hold per cell
     # ({cell id: numa.CellUsage}) and free PCI devices per (vendor, product, type).
@@ -167,7 +167,7 @@ class RequestSpec:
     ignore_hosts: frozenset[str] = frozenset()
     project_id: str | None = None
     hints: dict[str, Any] = field(default_factory=dict)
-    # server group (I5-A): {"uuid", "policy", "rules", "hosts"}; hosts grow as a
+    # server group: {"uuid", "policy", "rules", "hosts"}; hosts grow as a
     # multi-create places its instances
     group: dict[str, Any] | None = None
 
@@ -211,7 +211,7 @@ class RequestSpec:
 
 
 def _group(raw: Any) -> dict[str, Any] | None:
-    """The request's server group with its member hosts as a fresh list (I5-A)."""
+    """The request's server group with its member hosts as a fresh list."""
     if not raw:
         return None
     return {**raw, "hosts": list(raw.get("hosts") or ()), "rules": dict(raw.get("rules") or {})}

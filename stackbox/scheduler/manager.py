@@ -98,7 +98,7 @@ class SchedulerManager:
         self._service_key: tuple[int, int, int] | None = None
         self._service_read = 0.0
         self._recheck_at = dt.datetime.min
-        # aggregates and server groups (I5-A)
+        # aggregates and server groups
         self._aggs = AggregateCache()
         self.soft_multipliers = (
             float(cfg.get("scheduler", "soft_affinity_weight_multiplier")),
@@ -121,7 +121,7 @@ class SchedulerManager:
                         LOG.info("no host for %s: %s", consumer, why)
                         raise NoValidHost(why)
                     made.append((consumer, host))
-                    if spec.group is not None:  # the next member sees this one (I5-A)
+                    if spec.group is not None:  # the next member sees this one
                         spec.group["hosts"].append(host.host)
             except BaseException:
                 self._undo(made)
@@ -151,7 +151,7 @@ class SchedulerManager:
         candidates, why = self._candidates(hosts, spec)
         weights = weighers.weigh(candidates, self.multipliers)
         extra = weighers_groups.group_weights(candidates, spec, *self.soft_multipliers)
-        if extra is not None:  # soft-(anti-)affinity server groups (I5-A)
+        if extra is not None:  # soft-(anti-)affinity server groups
             weights = [w + e for w, e in zip(weights, extra, strict=True)]
         numa_req = filters_numa.numa_request(spec)
         while candidates:
@@ -205,7 +205,7 @@ class SchedulerManager:
             key_row = conn.execute(_NODE_KEY).one()
             node_key = (int(key_row[0]), int(key_row[1]), int(key_row[2]))
             services_changed = self._refresh_services(conn, force=expiring)
-            aggs_changed = self._aggs.refresh(conn)  # I5-A: host aggregates
+            aggs_changed = self._aggs.refresh(conn)  # host aggregates
             if node_key != self._node_key:
                 self._reload_nodes(conn)
                 self._node_key = node_key

@@ -21,8 +21,8 @@ import shutil
 import time
 from pathlib import Path
 
-from stackbox.compute import states
-from stackbox.virt import designer, ownership
+from stackbox.compute import pci, states
+from stackbox.virt import designer, diagnostics, numa, ownership
 from stackbox.virt.driver import (
     BootInfo,
     GuestNotFound,
@@ -267,8 +267,6 @@ class LibvirtDriver:
         return self._lookup(uuid).xml_desc()
 
     def diagnostics(self, uuid: str) -> dict:
-        from stackbox.virt import diagnostics
-
         self._lookup(uuid)  # GuestNotFound for an unknown or malformed uuid
         conn = self.host.get_connection()
         return diagnostics.for_guest(conn, uuid, self.host.hypervisor_type())
@@ -351,9 +349,6 @@ def _write_file(path: Path, text: str) -> None:
 
 def placement_resources(host: Host) -> dict:
     """NUMA cells (capabilities) and PCI node devices, for HostResources."""
-    from stackbox.compute import pci
-    from stackbox.virt import numa
-
     devices = [pci.parse_node_device(x) for x in host.pci_device_xmls()]
     return {
         "numa_topology": numa.parse_capabilities(host.capabilities_xml()),

@@ -20,12 +20,11 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from stackbox import bus as sbbus
-from stackbox import config as sbconfig
 from stackbox.api.app import build_app
 from stackbox.api.server import make_state, prepare_database
 from stackbox.compute.bootstrap import ensure_default_flavors
 from stackbox.identity.bootstrap import bootstrap
-from tests.compute.api.servers_helpers import RecordingConductor
+from tests.compute.api.servers_helpers import RecordingConductor, cloud_config
 
 B_PASSWORD = "fuzz-b-Password-1"
 
@@ -218,18 +217,7 @@ def _project_a(w: World) -> None:
 
 
 def make_world(tmp: str, url: str | None) -> Iterator[World]:
-    env = {
-        "STACKBOX_DEFAULT__STATE_DIR": tmp,
-        "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "1024",
-        "STACKBOX_IDENTITY__PASSWORD_HASH_TIME_COST": "1",
-        "STACKBOX_API__PORT": "18080",
-        "STACKBOX_QUOTA__INSTANCES": "-1",
-        "STACKBOX_QUOTA__CORES": "-1",
-        "STACKBOX_QUOTA__RAM": "-1",
-    }
-    if url:
-        env["STACKBOX_DATABASE__CONNECTION"] = url
-    cfg = sbconfig.load(env=env)
+    cfg = cloud_config(tmp, url)
     db = prepare_database(cfg)
     bus = sbbus.connect("local://")
     state = make_state(cfg, db, bus)

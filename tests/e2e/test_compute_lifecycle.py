@@ -133,7 +133,7 @@ def test_wrong_state_is_409_and_no_host_is_error(cloud_up: Running, image: str) 
         conn.compute.start_server(server)
     conn.compute.delete_server(server)
     # a flavor no host can hold: ERROR with Nova's fault (past the RAM quota first,
-    # which would refuse it with 403 as Nova does: I5-Q)
+    # which would refuse it with 403 as Nova does)
     cloud_up.openstack("--os-cloud", "stackbox", "quota", "set", "--ram", "-1", "admin")
     big = conn.compute.create_flavor(
         name=f"huge-{uuid.uuid4().hex[:6]}", ram=1 << 30, vcpus=1, disk=1

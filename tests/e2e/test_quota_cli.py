@@ -1,5 +1,5 @@
-"""Quotas through the unmodified `openstack` CLI against a running `stackbox up` (issue 5,
-"must show"): `openstack quota set --instances 2 PROJECT`, `openstack quota show`, and a
+"""Quotas through the unmodified `openstack` CLI against a running `stackbox up`:
+`openstack quota set --instances 2 PROJECT`, `openstack quota show`, and a
 third server refused with Nova's 403. The project is a fresh one (the session cloud's
 "demo" project is shared with the other end-to-end tests)."""
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from stackbox.api import errors
 from stackbox.api.framework import Req
@@ -62,8 +63,6 @@ def next_link_keeping(req: Req, collection: str, marker: str) -> list[dict[str, 
     """Nova's `<collection>_links` next link: the request's own query (filters, sort,
     limit) with `marker` replaced, under the versioned URL of `collection` (which may be
     a sub-path such as "flavors/detail")."""
-    from urllib.parse import urlencode
-
     params = [(k, v) for k, v in req.query.multi_items() if k != "marker"]
     params.append(("marker", marker))
     return [{"rel": "next", "href": f"{req.base_url}/v2.1/{collection}?{urlencode(params)}"}]

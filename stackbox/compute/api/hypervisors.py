@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from stackbox import bus as sbbus
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
 from stackbox.compute.api import common, lookup
@@ -24,6 +25,7 @@ from stackbox.compute.api.microversion import version
 from stackbox.compute.api.services import compute_services, state_of, status_of
 from stackbox.compute.cloud import instance_name
 from stackbox.compute.models import ComputeNode, Instance
+from stackbox.compute.rpcapi import ComputeAPI
 
 COUNTERS = (
     "vcpus",
@@ -62,9 +64,6 @@ def counters(node: ComputeNode) -> dict[str, int]:
 def host_uptime(req: Req, node: ComputeNode) -> str | None:
     """The node's `uptime` line, asked of its compute host over the bus (as Nova asks
     the host); None when the host is down or does not answer in a few seconds."""
-    from stackbox import bus as sbbus
-    from stackbox.compute.rpcapi import ComputeAPI
-
     svc = compute_services(req).get(node.host)
     if req.state.bus is None or svc is None or state_of(req, svc) != "up":
         return None

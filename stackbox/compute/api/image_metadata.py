@@ -17,20 +17,12 @@ from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
 from stackbox.compute import quotas
 from stackbox.compute.api import images
+from stackbox.compute.api.server_create import METADATA
+from stackbox.compute.api.server_metadata import METADATA_BODY
 from stackbox.image.client import ImageClient, ImageInfo
 
 LAST_VERSION = (2, 38)  # Nova's MAX_IMAGE_META_PROXY_API_VERSION
-METADATA = {
-    "type": "object",
-    "patternProperties": {r"^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255}},
-    "additionalProperties": False,
-}
-METADATA_BODY = {
-    "type": "object",
-    "properties": {"metadata": METADATA},
-    "required": ["metadata"],
-    "additionalProperties": False,
-}
+# the bodies are a server's metadata bodies, but one item at a time under "meta"
 META_BODY = {
     "type": "object",
     "properties": {"meta": {**METADATA, "minProperties": 1, "maxProperties": 1}},

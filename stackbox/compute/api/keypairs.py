@@ -183,7 +183,7 @@ def register(router: Router) -> None:
         exists = select(KeyPair.id).where(KeyPair.user_id == user_id, KeyPair.name == name)
         if db.scalar(exists) is not None:
             raise errors.Conflict(f"Key pair '{name}' already exists.")
-        # I5-Q: key_pairs quota of the user (locks the caller's project row)
+        # key_pairs quota of the user (locks the caller's project row)
         quotas.check(db, req.context.project_id or "", user_id, {"key_pairs": 1}, cfg=req.state.cfg)
         kp = KeyPair(
             name=name,

@@ -110,7 +110,7 @@ RULES: dict[str, str] = {
     "os_compute_api:os-server-groups:show": READER,
     "os_compute_api:os-server-groups:create": MEMBER,
     "os_compute_api:os-server-groups:delete": MEMBER,
-    # quotas and limits (issue 5, I5-Q): a project reader sees its own
+    # quotas and limits: a project reader sees its own
     "os_compute_api:os-quota-sets:show": READER,
     "os_compute_api:os-quota-sets:detail": READER,
     "os_compute_api:os-quota-sets:defaults": "@",
@@ -120,7 +120,7 @@ RULES: dict[str, str] = {
     "os_compute_api:os-quota-class-sets:update": ADMIN,
     "os_compute_api:limits": "@",
     "os_compute_api:limits:other_project": ADMIN,
-    # usage, hypervisors, services, zones, hosts, diagnostics (issue 5, I5-U)
+    # usage, hypervisors, services, zones, hosts, diagnostics
     "os_compute_api:os-simple-tenant-usage:list": ADMIN,
     "os_compute_api:os-simple-tenant-usage:show": READER,
     "os_compute_api:os-hypervisors:list": ADMIN,

@@ -141,6 +141,18 @@ def instance_payload(inst: Instance) -> dict[str, Any]:
     return payload.instance_payload(inst)
 
 
+def cast_simple(
+    req: Req, inst: Instance, rule: str, action: str, task_state: str, method: str
+) -> None:
+    """An action that only asks the server's host to run `method`: policy, lock, a host,
+    the task state and action record, then the cast."""
+    authorize(req, rule, inst)
+    check_locked(req, inst)
+    check_host(inst)
+    rid = begin(req, inst, action, task_state)
+    send(req, compute(req).simple_action, inst.host, method, instance_payload(inst), rid)
+
+
 # The value of an action that takes no parameters (pause, os-stop, shelve...). Nova's
 # schemas leave it unconstrained and the handlers ignore it: Tempest and gophercloud
 # send {"pause": {}}, the openstack CLI {"pause": null}.

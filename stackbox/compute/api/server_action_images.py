@@ -151,13 +151,14 @@ def shelve(req: Req, inst: Instance, _value: Any) -> None:
 
 
 def shelve_offload(req: Req, inst: Instance, _value: Any) -> None:
-    base.authorize(req, "os_compute_api:os-shelve:shelve_offload", inst)
-    base.check_locked(req, inst)
-    base.check_host(inst)
-    rid = base.begin(req, inst, "shelveOffload", states.SHELVING_OFFLOADING)
-    comp = base.compute(req)
-    payload = base.instance_payload(inst)
-    base.send(req, comp.simple_action, inst.host, "shelve_offload_instance", payload, rid)
+    base.cast_simple(
+        req,
+        inst,
+        "os_compute_api:os-shelve:shelve_offload",
+        "shelveOffload",
+        states.SHELVING_OFFLOADING,
+        "shelve_offload_instance",
+    )
 
 
 def unshelve(req: Req, inst: Instance, value: Any) -> None:

@@ -62,12 +62,7 @@ def _simple(key: str) -> base.Handler:
     action, rule, task, method = SIMPLE[key]
 
     def handler(req: Req, inst: Instance, _value: Any) -> None:
-        base.authorize(req, rule, inst)
-        base.check_locked(req, inst)
-        base.check_host(inst)
-        rid = base.begin(req, inst, action, task)
-        comp = base.compute(req)
-        base.send(req, comp.simple_action, inst.host, method, base.instance_payload(inst), rid)
+        base.cast_simple(req, inst, rule, action, task, method)
 
     handler.__name__ = f"action_{action}"
     return handler

@@ -70,13 +70,9 @@ def rescue(req: Req, inst: Instance, value: dict | None) -> tuple[dict, int]:
 
 
 def unrescue(req: Req, inst: Instance, _value: Any) -> None:
-    base.authorize(req, "os_compute_api:os-unrescue", inst)
-    base.check_locked(req, inst)
-    base.check_host(inst)
-    rid = base.begin(req, inst, "unrescue", states.UNRESCUING)
-    comp = base.compute(req)
-    payload = base.instance_payload(inst)
-    base.send(req, comp.simple_action, inst.host, "unrescue_instance", payload, rid)
+    base.cast_simple(
+        req, inst, "os_compute_api:os-unrescue", "unrescue", states.UNRESCUING, "unrescue_instance"
+    )
 
 
 _RESCUE = {

@@ -67,7 +67,7 @@ def resize(req: Req, inst: Instance, value: dict) -> None:
     values: dict[str, Any] = {"old_flavor": dict(current), "new_flavor": new}
     if "OS-DCF:diskConfig" in value:
         values["disk_config"] = value["OS-DCF:diskConfig"]
-    check_resize_quota(req, inst, current, flv)  # I5-Q
+    check_resize_quota(req, inst, current, flv)  # upsize quota
     rid = base.begin(req, inst, "resize", states.RESIZE_PREP, values=values)
     migrations.create_resize(req.db, inst, dict(current), new)
     cond = base.conductor(req)
@@ -75,7 +75,7 @@ def resize(req: Req, inst: Instance, value: dict) -> None:
 
 
 def check_resize_quota(req: Req, inst: Instance, current: dict, flv: Flavor) -> None:
-    """I5-Q: an upsize needs quota for the extra cores and RAM (Nova: 403 otherwise)."""
+    """An upsize needs quota for the extra cores and RAM (Nova: 403 otherwise)."""
     deltas = {
         "cores": flv.vcpus - int(current.get("vcpus") or 0),
         "ram": flv.memory_mb - int(current.get("memory_mb") or 0),

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from stackbox.api import errors, framework
 from stackbox.api.framework import Req
-from stackbox.compute import quotas, requestspec, states, zones
+from stackbox.compute import pci, quotas, requestspec, states, zones
 from stackbox.compute.api import lookup, server_groups
 from stackbox.compute.api.microversion import Version, pick, version
 from stackbox.compute.models import (
@@ -36,7 +36,7 @@ from stackbox.compute.models import (
 )
 from stackbox.image.api import common as image_common
 from stackbox.image.models import Image
-from stackbox.virt import hardware
+from stackbox.virt import hardware, numa
 
 NAME = {
     "type": "string",
@@ -229,7 +229,7 @@ def last_segment(ref: str) -> str:
 
 def check_metadata_count(count: int, req: Req | None = None, project_id: str = "") -> None:
     """403 past the metadata_items quota of `project_id` (the fixed 128 without `req`)."""
-    if req is not None:  # I5-Q: the project's quota
+    if req is not None:  # the project's quota
         quotas.check_metadata(req.db, project_id, count, req.state.cfg)
         return
     if count > MAX_METADATA_ITEMS:
@@ -237,7 +237,7 @@ def check_metadata_count(count: int, req: Req | None = None, project_id: str = "
 
 
 def check_instance_quota(req: Req, flv: Flavor, min_count: int, max_count: int) -> int:
-    """I5-Q: lock the project's quota row and return how many servers to create (Nova:
+    """Lock the project's quota row and return how many servers to create (Nova:
     max_count if they fit, else as many as fit but at least min_count, else 403)."""
     ctx = req.context
     return quotas.instances_allowed(
@@ -297,9 +297,6 @@ def check_hardware(vcpus: int, specs: Any, props: Any) -> None:
 def check_placement(req: Req, vcpus: int, memory_mb: int, specs: Any, props: Any) -> None:
     """NUMA cells, CPU pinning, page size (virt/numa.py) and PCI aliases ([pci] alias,
     compute/pci.py) the flavor and image ask for: a bad request is a 400 now."""
-    from stackbox.compute import pci
-    from stackbox.virt import numa
-
     try:
         numa.parse_request(int(vcpus), int(memory_mb), specs or {}, props or {})
         aliases = pci.parse_aliases(req.state.cfg.get("pci", "alias"))
@@ -500,7 +497,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
     # the scheduler reads "host", "host:node" or ":node"
     forced = f"{force_host or ''}:{force_node}" if force_node else force_host
     hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
-    group = server_groups.group_for_hint(req, hints)  # I5-A: hint "group"
+    group = server_groups.group_for_hint(req, hints)  # server group hint
     props = img.extra
     # Nova's rule: asked for, forced by config, or required by the image
     config_drive = (
@@ -515,7 +512,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
     rid = reservation_id()
     request_id = lookup.request_id()
     name = server["name"]
-    max_count = check_instance_quota(req, flv, min_count, max_count)  # I5-Q
+    max_count = check_instance_quota(req, flv, min_count, max_count)  # quota
     instances = []
     for index in range(max_count):
         uuid = str(uuid_mod.uuid4())
@@ -567,7 +564,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
         instances.append(inst)
     uuids = [i.uuid for i in instances]
     group_spec = None
-    if group is not None:  # I5-A: members join; the scheduler gets the policy and hosts
+    if group is not None:  # server group: members join; the scheduler gets the policy and hosts
         server_groups.join_group(req.db, group, uuids, ctx.project_id, ctx.user_id,
                                  req.state.cfg)  # fmt: skip
         group_spec = requestspec.group_info(req.db, group)

@@ -19,33 +19,24 @@ Every path records the instance action "delete"."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from stackbox.api.framework import Req, Router
 from stackbox.compute import actions, migrations, states
 from stackbox.compute.api import lookup, server_views
 from stackbox.compute.api import server_action_base as base
 from stackbox.compute.models import Instance
 from stackbox.db.base import utcnow
+from stackbox.scheduler import claims
+from stackbox.service import registry
 
 
 def _release(req: Req, inst: Instance) -> None:
     """Free what the instance (and an unfinished resize of it) holds on any node."""
-    from stackbox.scheduler import claims  # the API does not need the scheduler otherwise
-
     claims.release(req.db, inst.uuid)
     migrations.forget(req.db, inst.uuid)
 
 
 def _host_down(req: Req, host: str) -> bool:
-    from stackbox.service import registry
-    from stackbox.service.models import ServiceRecord
-
-    rec = req.db.scalar(
-        select(ServiceRecord).where(
-            ServiceRecord.host == host, ServiceRecord.binary == server_views.COMPUTE_BINARY
-        )
-    )
+    rec = server_views.compute_service(req, host)
     if rec is None:
         return False
     return not registry.is_up(rec, float(req.state.cfg.get("service", "service_down_time")))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router, validate
+from stackbox.compute import quotas
 from stackbox.compute.api.microversion import pick, version
 from stackbox.compute.opmodels import ServerGroup, ServerGroupMember
 
@@ -111,8 +112,6 @@ def quota_check(
 ) -> None:
     """Nova's server_groups / server_group_members quotas (stackbox/compute/quotas.py:
     403 "Quota exceeded ..." when over)."""
-    from stackbox.compute import quotas
-
     quotas.check(db, str(project_id), user_id, deltas, cfg=cfg, group_uuid=group_uuid)
 
 

@@ -52,7 +52,7 @@ def check_changeable(req: Req, inst: Instance, what: str) -> None:
 def _set(req: Req, inst: Instance, items: dict[str, str], replace: bool) -> dict[str, str]:
     current = {} if replace else inst.meta
     new = {**current, **items}
-    check_metadata_count(len(new), req, inst.project_id)  # I5-Q: the quota
+    check_metadata_count(len(new), req, inst.project_id)  # metadata_items quota
     by_key = {m.key: m for m in inst.metadata_items}
     for key in list(by_key):
         if key not in new:

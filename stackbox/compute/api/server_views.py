@@ -22,8 +22,11 @@ from stackbox.api.framework import Req
 from stackbox.compute import states
 from stackbox.compute.api import common
 from stackbox.compute.api.microversion import version
+from stackbox.compute.api.server_groups import groups_of
 from stackbox.compute.cloud import instance_name
 from stackbox.compute.models import Instance, InstanceFault
+from stackbox.service import registry
+from stackbox.service.models import ServiceRecord
 
 # Statuses that carry a `progress` key (Nova's _progress_statuses).
 _PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
@@ -98,19 +101,21 @@ def fault_view(req: Req, inst: Instance) -> dict[str, Any] | None:
     return out
 
 
+def compute_service(req: Req, host: str) -> ServiceRecord | None:
+    """The services row of the compute service on `host`, if it runs one."""
+    return req.db.scalar(
+        select(ServiceRecord).where(
+            ServiceRecord.host == host, ServiceRecord.binary == COMPUTE_BINARY
+        )
+    )
+
+
 def host_status(req: Req, inst: Instance) -> str:
     """UP / DOWN (forced down) / MAINTENANCE (disabled) / UNKNOWN (heartbeat late),
     "" when the instance has no host or the host runs no compute service."""
     if not inst.host:
         return ""
-    from stackbox.service import registry
-    from stackbox.service.models import ServiceRecord
-
-    rec = req.db.scalar(
-        select(ServiceRecord).where(
-            ServiceRecord.host == inst.host, ServiceRecord.binary == COMPUTE_BINARY
-        )
-    )
+    rec = compute_service(req, inst.host)
     if rec is None:
         return ""
     if rec.forced_down:
@@ -204,8 +209,6 @@ def _server(req: Req, inst: Instance, *, detail: bool) -> dict[str, Any]:
     if mv >= (2, 63):
         s["trusted_image_certificates"] = None
     if mv >= (2, 71) and not detail:
-        from stackbox.compute.api.server_groups import groups_of  # I5-A
-
         s["server_groups"] = groups_of(req.db, inst.uuid)
     if mv >= (2, 73):
         s["locked_reason"] = inst.locked_reason

@@ -17,7 +17,7 @@ from stackbox.api import errors
 from stackbox.api.framework import Req, Router
 from stackbox.identity import secrets
 from stackbox.identity.api import credentials
-from stackbox.identity.api.common import not_found, v3_url
+from stackbox.identity.api.common import get_or_404, not_found, v3_url
 from stackbox.identity.models import Project, User
 from stackbox.identity.models_extra import Credential
 
@@ -43,11 +43,7 @@ def view(req: Req, c: Credential) -> dict:
 
 
 def _user(req: Req) -> User:
-    uid = req.params["user_id"]
-    user = req.db.get(User, uid)
-    if user is None:
-        raise not_found("user", uid)
-    return user
+    return get_or_404(req, User, "user", req.params["user_id"])
 
 
 def _load(req: Req, action: str) -> Credential:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
 from stackbox.identity.api.catalog_api import endpoint_view
-from stackbox.identity.api.common import NAME_255, links_for, not_found, v3_url
+from stackbox.identity.api.common import NAME_255, get_or_404, links_for, v3_url
 from stackbox.identity.api.projects import view as project_view
 from stackbox.identity.models import CatalogEndpoint, Project
 from stackbox.identity.models_extra import EndpointGroup, ProjectEndpointGroup
@@ -82,19 +82,11 @@ def _check_filters(data: dict) -> None:
 
 
 def _group(req: Req) -> EndpointGroup:
-    gid = req.params["endpoint_group_id"]
-    g = req.db.get(EndpointGroup, gid)
-    if g is None:
-        raise not_found("endpoint group", gid)
-    return g
+    return get_or_404(req, EndpointGroup, "endpoint group", req.params["endpoint_group_id"])
 
 
 def _project(req: Req) -> Project:
-    pid = req.params["project_id"]
-    p = req.db.get(Project, pid)
-    if p is None:
-        raise not_found("project", pid)
-    return p
+    return get_or_404(req, Project, "project", req.params["project_id"])
 
 
 def selected_endpoints(req: Req, g: EndpointGroup) -> list[CatalogEndpoint]:
@@ -168,6 +160,17 @@ def _association(req: Req, g: EndpointGroup, p: Project) -> ProjectEndpointGroup
     return req.db.get(ProjectEndpointGroup, (g.id, p.id))
 
 
+def _associated(req: Req) -> tuple[EndpointGroup, Project, ProjectEndpointGroup]:
+    """The path's group, project and their association; 404 when they are not associated."""
+    p, g = _project(req), _group(req)
+    row = _association(req, g, p)
+    if row is None:
+        raise errors.NotFound(
+            f"Could not find endpoint group {g.id} associated with project {p.id}."
+        )
+    return g, p, row
+
+
 def _register_projects(router: Router) -> None:
     member = f"{PREFIX}/endpoint_groups/{{endpoint_group_id}}/projects/{{project_id}}"
 
@@ -181,11 +184,7 @@ def _register_projects(router: Router) -> None:
     @router.route("GET", member)
     def check_project(req: Req) -> dict:
         req.authorize("identity:get_endpoint_group_in_project")
-        p, g = _project(req), _group(req)
-        if _association(req, g, p) is None:
-            raise errors.NotFound(
-                f"Could not find endpoint group {g.id} associated with project {p.id}."
-            )
+        g, p, _row = _associated(req)
         path = f"/OS-EP-FILTER/endpoint_groups/{g.id}/projects/{p.id}"
         return {
             "project_endpoint_group": {
@@ -198,13 +197,7 @@ def _register_projects(router: Router) -> None:
     @router.route("DELETE", member)
     def remove_project(req: Req) -> None:
         req.authorize("identity:remove_endpoint_group_from_project")
-        p, g = _project(req), _group(req)
-        row = _association(req, g, p)
-        if row is None:
-            raise errors.NotFound(
-                f"Could not find endpoint group {g.id} associated with project {p.id}."
-            )
-        req.db.delete(row)
+        req.db.delete(_associated(req)[2])
 
     @router.route("GET", f"{PREFIX}/endpoint_groups/{{endpoint_group_id}}/projects")
     def group_projects(req: Req) -> dict:

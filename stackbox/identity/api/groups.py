@@ -162,7 +162,7 @@ def register(router: Router) -> None:
 
     @router.route("GET", "/v3/groups/{group_id}/users")
     def list_group_users(req: Req) -> dict:
-        from stackbox.identity.api import users
+        from stackbox.identity.api import users  # users imports this module
 
         g = _load(req, "identity:list_users_in_group")
         q = apply_filters(

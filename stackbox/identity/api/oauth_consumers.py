@@ -13,7 +13,7 @@ from sqlalchemy import select
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
 from stackbox.identity import secrets
-from stackbox.identity.api.common import extras, links_for, not_found, v3_url
+from stackbox.identity.api.common import extras, get_or_404, links_for, v3_url
 from stackbox.identity.models_extra import OAuthConsumer
 
 _PROPS = {"description": {"type": ["string", "null"]}}
@@ -48,11 +48,7 @@ def view(req: Req, c: OAuthConsumer) -> dict:
 
 def _load(req: Req, action: str) -> OAuthConsumer:
     req.authorize(action)
-    cid = req.params["consumer_id"]
-    c = req.db.get(OAuthConsumer, cid)
-    if c is None:
-        raise not_found("consumer", cid)
-    return c
+    return get_or_404(req, OAuthConsumer, "consumer", req.params["consumer_id"])
 
 
 def register(router: Router) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
-from stackbox.identity.api.common import collection, extras, not_found, self_link
+from stackbox.identity.api.common import collection, extras, get_or_404, self_link
 from stackbox.identity.models_extra import IdentityPolicy
 
 _PROPS: dict[str, Any] = {"blob": {"type": "string"}, "type": {"type": "string", "maxLength": 255}}
@@ -39,11 +39,7 @@ def view(req: Req, p: IdentityPolicy) -> dict:
 
 def _load(req: Req, action: str) -> IdentityPolicy:
     req.authorize(action)
-    pid = req.params["policy_id"]
-    p = req.db.get(IdentityPolicy, pid)
-    if p is None:
-        raise not_found("policy", pid)
-    return p
+    return get_or_404(req, IdentityPolicy, "policy", req.params["policy_id"])
 
 
 def register(router: Router) -> None:

@@ -9,6 +9,7 @@ from stackbox.api.framework import Req, Router
 from stackbox.image.api import (
     actions,
     images,
+    imports,
     info,
     members,
     metadefs_common,
@@ -50,13 +51,14 @@ for module in (
     tags,
     members,
     upload,
+    imports,
     metadefs_schemas,
     metadefs_namespaces,
     metadefs_objects,
     metadefs_properties,
     metadefs_resource_types,
     metadefs_tags,
+    tasks,
+    task_create,
 ):
     module.register(ROUTER)
-tasks.register(ROUTER)
-task_create.register(ROUTER)

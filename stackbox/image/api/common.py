@@ -16,6 +16,7 @@ from stackbox.api import errors
 from stackbox.api.context import RequestContext
 from stackbox.api.framework import Req
 from stackbox.api.policy import PolicyError
+from stackbox.db.base import utcnow
 from stackbox.image import protections as prot
 from stackbox.image.models import Image, ImageMember, ImageProperty
 from stackbox.image.store import ImageStore
@@ -162,6 +163,22 @@ def visible_clause(ctx: RequestContext) -> ColumnElement[bool]:
     )
 
 
+def page_limit(req: Req) -> int:
+    """?limit of the namespace and task lists: [image] limit_param_default when absent,
+    at most [image] api_limit_max, 400 unless a non-negative integer."""
+    cfg = req.state.cfg
+    raw = req.query.get("limit")
+    if raw is None:
+        return min(cfg.get("image", "limit_param_default"), cfg.get("image", "api_limit_max"))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.BadRequest("limit param must be an integer") from None
+    if value < 0:
+        raise errors.BadRequest("limit param must be positive")
+    return min(value, cfg.get("image", "api_limit_max"))
+
+
 def member_of(s: Session, image_id: str, project_id: str | None) -> ImageMember | None:
     if project_id is None:
         return None
@@ -204,8 +221,6 @@ def updated(s: Session, stmt: Any) -> int:
 
 
 def touch(img: Image) -> None:
-    from stackbox.db.base import utcnow
-
     img.updated_at = utcnow()
 
 

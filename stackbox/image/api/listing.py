@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from starlette.datastructures import QueryParams
 
 from stackbox.api import errors
-from stackbox.api.framework import Req
+from stackbox.api.framework import Req, query_bool
 from stackbox.image.api import common
 from stackbox.image.models import Image, ImageMember, ImageProperty, ImageTag
 
@@ -65,18 +65,6 @@ def _int(q: QueryParams, name: str) -> int | None:
     if value < 0:
         raise errors.BadRequest(f"Invalid value for {name}: it must be >= 0.")
     return value
-
-
-def _bool(q: QueryParams, name: str) -> bool | None:
-    value = q.get(name)
-    if value is None:
-        return None
-    v = value.strip().lower()
-    if v in ("true", "1", "yes", "on", ""):
-        return True
-    if v in ("false", "0", "no", "off"):
-        return False
-    raise errors.BadRequest(f"Invalid value for {name!r}: {value!r} is not a boolean.")
 
 
 def _visibility(req: Req, q: QueryParams) -> ColumnElement[bool]:
@@ -132,10 +120,10 @@ def _filters(req: Req, q: QueryParams) -> list[ColumnElement[bool]]:
         number = _int(q, name)
         if number is not None:
             out.append(getattr(Image, name) == number)
-    protected = _bool(q, "protected")
+    protected = query_bool(q, "protected")
     if protected is not None:
         out.append(Image.protected.is_(protected))
-    hidden = _bool(q, "os_hidden")
+    hidden = query_bool(q, "os_hidden")
     out.append(Image.os_hidden.is_(bool(hidden)))
     for name in ("created_at", "updated_at"):
         raw = q.get(name)

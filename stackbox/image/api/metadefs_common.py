@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import and_, delete, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -24,6 +24,7 @@ from stackbox.image.metadef_models import (
     MetadefAssociation,
     MetadefNamespace,
     MetadefObject,
+    MetadefProperty,
     MetadefResourceType,
     MetadefTag,
 )
@@ -123,6 +124,22 @@ def refuse_if_protected(ns: MetadefNamespace, what: str) -> None:
     """403 when `ns` is protected: its contents and itself cannot be deleted."""
     if ns.protected:
         raise errors.Forbidden(f"Metadata definition {what} is protected and cannot be deleted.")
+
+
+def delete_all(
+    req: Req,
+    model: type[MetadefObject] | type[MetadefProperty] | type[MetadefTag],
+    action: str | None = None,
+) -> None:
+    """DELETE of a namespace's whole collection of objects, properties or tags: the
+    namespace delete rule (and `action`, when the collection has its own), 403 while the
+    namespace is protected."""
+    name = req.params["namespace"]
+    ns = get_namespace(req, name, "delete_metadef_namespace")
+    if action is not None:
+        authorize(req, action, ns)
+    refuse_if_protected(ns, f"namespace {name}")
+    req.db.execute(delete(model).where(model.namespace_id == ns.id))
 
 
 def namespace_view(ns: MetadefNamespace) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from stackbox.api import errors
 from stackbox.api.framework import Req, Router
 from stackbox.db.base import utcnow
 from stackbox.image import metadef_store as store
+from stackbox.image.api import common
 from stackbox.image.api import metadefs_common as mc
 from stackbox.image.api.metadefs_schemas import NAMESPACE
 from stackbox.image.metadef_models import (
@@ -42,20 +43,6 @@ CONTENT_RULES = (  # a body part → the policy its creation needs
     ("properties", "add_metadef_property"),
     ("tags", "add_metadef_tag"),
 )
-
-
-def _limit(req: Req) -> int:
-    cfg = req.state.cfg
-    raw = req.query.get("limit")
-    if raw is None:
-        return min(cfg.get("image", "limit_param_default"), cfg.get("image", "api_limit_max"))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise errors.BadRequest("limit param must be an integer") from None
-    if value < 0:
-        raise errors.BadRequest("limit param must be positive")
-    return min(value, cfg.get("image", "api_limit_max"))
 
 
 def _filters(req: Req) -> list[ColumnElement[bool]]:
@@ -97,7 +84,7 @@ def list_namespaces(req: Req) -> dict[str, Any]:
     ctx = req.context
     req.authorize("get_metadef_namespaces", {"project_id": ctx.project_id})
     req.authorize("list_metadef_resource_types", {"project_id": ctx.project_id})
-    limit = _limit(req)
+    limit = common.page_limit(req)
     cols, asc = _sort_columns(req)
     q = select(MetadefNamespace).where(*_filters(req))
     marker = req.query.get("marker")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from stackbox.api import errors
 from stackbox.api.framework import Req, Router
@@ -123,10 +123,7 @@ def delete_property(req: Req) -> None:
 
 
 def delete_properties(req: Req) -> None:
-    name = req.params["namespace"]
-    ns = mc.get_namespace(req, name, "delete_metadef_namespace")
-    mc.refuse_if_protected(ns, f"namespace {name}")
-    req.db.execute(delete(MetadefProperty).where(MetadefProperty.namespace_id == ns.id))
+    mc.delete_all(req, MetadefProperty)
 
 
 def register(router: Router) -> None:

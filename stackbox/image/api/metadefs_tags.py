@@ -56,11 +56,7 @@ def create_tags(req: Req) -> tuple[dict[str, Any], int]:
 
 
 def delete_tags(req: Req) -> None:
-    name = req.params["namespace"]
-    ns = mc.get_namespace(req, name, "delete_metadef_namespace")
-    mc.authorize(req, "delete_metadef_tags", ns)
-    mc.refuse_if_protected(ns, f"namespace {name}")
-    req.db.execute(delete(MetadefTag).where(MetadefTag.namespace_id == ns.id))
+    mc.delete_all(req, MetadefTag, "delete_metadef_tags")
 
 
 def create_tag(req: Req) -> tuple[dict[str, Any], int]:

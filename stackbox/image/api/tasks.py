@@ -184,7 +184,7 @@ def list_tasks(req: Req) -> dict:
     """GET /v2/tasks: filters, one sort key (then created_at, id), marker paging."""
     req.authorize("tasks_api_access")
     q = req.query
-    limit = _limit(req)
+    limit = common.page_limit(req)
     key, direction = q.get("sort_key", "created_at"), q.get("sort_dir", "desc")
     if direction not in ("asc", "desc"):
         raise errors.BadRequest(f"Invalid sort direction: {direction}")
@@ -213,20 +213,6 @@ def list_tasks(req: Req) -> dict:
 def _order(row: Any) -> tuple:
     """Ascending order of a row's sort values (None first)."""
     return tuple((v is not None, v) for v in tuple(row)[1:])
-
-
-def _limit(req: Req) -> int:
-    cfg = req.state.cfg
-    raw = req.query.get("limit")
-    if raw is None:
-        return min(cfg.get("image", "limit_param_default"), cfg.get("image", "api_limit_max"))
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise errors.BadRequest("limit param must be an integer") from None
-    if limit < 0:
-        raise errors.BadRequest("limit param must be positive")
-    return min(limit, cfg.get("image", "api_limit_max"))
 
 
 def _filters(req: Req) -> list[ColumnElement[bool]]:

@@ -297,6 +297,3 @@ def register(router: Router) -> None:
         await receive(req, stage=True)
 
     router.route("GET", "/v2/images/{image_id}/file")(download)
-    from stackbox.image.api import imports
-
-    imports.register(router)

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from stackbox import bus as sbbus
 from stackbox.compute import states
-from stackbox.compute.models import Flavor, Instance
+from stackbox.compute.models import Flavor, Instance, InstanceAction
 from tests.compute.api.conftest import Cloud, token_info
 
 HOST = "h1"
@@ -99,6 +100,13 @@ def bus_fixture(cloud: Cloud) -> Iterator[Bus]:
     finally:
         state.bus = old
         portal.call(local.stop)
+
+
+def actions_of(cloud: Cloud, uid: str) -> list[str]:
+    """The server's instance actions ("create", "stop", ...), oldest first."""
+    with cloud.state.db.session() as s:  # type: ignore[attr-defined]
+        q = select(InstanceAction.action).where(InstanceAction.instance_uuid == uid)
+        return list(s.scalars(q.order_by(InstanceAction.id)))
 
 
 @dataclass

@@ -29,7 +29,7 @@ def cloud(
     for c in _make_cloud(str(tmp_path_factory.mktemp(f"compute-{request.param}")), url):
         with c.state.db.session() as s:  # type: ignore[attr-defined]
             ensure_default_flavors(s)
-        # I5-Q: the session-wide cloud's demo project gets many servers; no quota here
+        # quota: the session-wide cloud's demo project gets many servers; no quota here
         for name in ("instances", "cores", "ram"):
             c.state.cfg.set("quota", name, -1)  # type: ignore[attr-defined]
         yield c

@@ -190,21 +190,27 @@ def _seed(srv: Srv) -> None:
         s.commit()
 
 
-def make_srv(tmp: str, url: str | None) -> Iterator[Srv]:
+def cloud_config(tmp: str, url: str | None) -> sbconfig.Config:
+    """A session-wide test cloud's configuration: state in `tmp`, the database at `url`
+    (None: SQLite in `tmp`), cheap password hashing, and no instance, core or RAM quota
+    (such a cloud boots many servers in "demo"; quota tests give their own projects
+    limits of their own)."""
     env = {
         "STACKBOX_DEFAULT__STATE_DIR": tmp,
         "STACKBOX_IDENTITY__PASSWORD_HASH_MEMORY_KIB": "1024",
         "STACKBOX_IDENTITY__PASSWORD_HASH_TIME_COST": "1",
         "STACKBOX_API__PORT": "18080",
-        # I5-Q: the session-wide cloud boots many servers in "demo"; quota tests give
-        # their own projects limits of their own
         "STACKBOX_QUOTA__INSTANCES": "-1",
         "STACKBOX_QUOTA__CORES": "-1",
         "STACKBOX_QUOTA__RAM": "-1",
     }
     if url:
         env["STACKBOX_DATABASE__CONNECTION"] = url
-    cfg = sbconfig.load(env=env)
+    return sbconfig.load(env=env)
+
+
+def make_srv(tmp: str, url: str | None) -> Iterator[Srv]:
+    cfg = cloud_config(tmp, url)
     db = prepare_database(cfg)
     bus = sbbus.connect("local://")
     state = make_state(cfg, db, bus)

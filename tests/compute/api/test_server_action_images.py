@@ -5,24 +5,18 @@ microversion, and the casts to the compute host and the conductor."""
 from __future__ import annotations
 
 from stackbox.compute import requestspec, states
-from stackbox.compute.models import InstanceAction
 from stackbox.image.models import Image
 from tests.compute.api.actions_helpers import (
     HOST,
     Bus,
     Who,
     act,
+    actions_of,
     bus_fixture,  # noqa: F401  (the `bus` fixture)
     instance,
     make_instance,
 )
 from tests.compute.api.conftest import Cloud
-
-
-def actions_of(cloud: Cloud, uid: str) -> list[str]:
-    with cloud.state.db.session() as s:  # type: ignore[attr-defined]
-        rows = s.query(InstanceAction).filter_by(instance_uuid=uid).order_by(InstanceAction.id)
-        return [r.action for r in rows]
 
 
 def _image(cloud: Cloud, image_id: str) -> Image:

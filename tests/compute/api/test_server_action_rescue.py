@@ -15,6 +15,7 @@ from tests.compute.api.actions_helpers import (
     Bus,
     Who,
     act,
+    actions_of,
     bus_fixture,  # noqa: F401  (the `bus` fixture)
     error,
     instance,
@@ -22,7 +23,6 @@ from tests.compute.api.actions_helpers import (
 )
 from tests.compute.api.conftest import Cloud
 from tests.compute.api.images_helpers import new_image
-from tests.compute.api.test_server_actions import actions_of
 
 IMAGE = str(uuid.uuid4())
 

@@ -7,12 +7,12 @@ import uuid
 from typing import Any
 
 from stackbox.compute import requestspec, states
-from stackbox.compute.models import InstanceAction
 from stackbox.image.models import Image
 from tests.compute.api.actions_helpers import (
     Bus,
     Who,
     act,
+    actions_of,
     bus_fixture,  # noqa: F401  (the `bus` fixture)
     error,
     flavor_json,
@@ -21,12 +21,6 @@ from tests.compute.api.actions_helpers import (
     make_instance,
 )
 from tests.compute.api.conftest import Cloud
-
-
-def actions_of(cloud: Cloud, uid: str) -> list[str]:
-    with cloud.state.db.session() as s:  # type: ignore[attr-defined]
-        rows = s.query(InstanceAction).filter_by(instance_uuid=uid).order_by(InstanceAction.id)
-        return [r.action for r in rows]
 
 
 def test_resize_checks_flavor_and_casts_to_conductor(cloud: Cloud, bus: Bus, me: Who) -> None:

@@ -11,24 +11,17 @@ from typing import Any
 import pytest
 
 from stackbox.compute import states
-from stackbox.compute.models import InstanceAction
 from tests.compute.api.actions_helpers import (
     Bus,
     Who,
     act,
+    actions_of,
     bus_fixture,  # noqa: F401  (the `bus` fixture)
     error,
     instance,
     make_instance,
 )
 from tests.compute.api.conftest import Cloud
-
-
-def actions_of(cloud: Cloud, uid: str) -> list[str]:
-    with cloud.state.db.session() as s:  # type: ignore[attr-defined]
-        rows = s.query(InstanceAction).filter_by(instance_uuid=uid).order_by(InstanceAction.id)
-        return [r.action for r in rows]
-
 
 SIMPLE = [
     ("os-stop", states.ACTIVE, states.POWERING_OFF, "stop_instance", "stop"),

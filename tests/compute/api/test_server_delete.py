@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from stackbox.compute import states
-from stackbox.compute.models import Allocation, ComputeNode, InstanceAction
+from stackbox.compute.models import Allocation, ComputeNode
 from tests.compute.api.actions_helpers import (
     Bus,
     Who,
     act,
+    actions_of,
     bus_fixture,  # noqa: F401  (the `bus` fixture)
     error,
     instance,
@@ -29,12 +30,6 @@ API = "/compute/v2.1"
 
 def delete(cloud: Cloud, headers: dict, uid: str) -> Any:
     return cloud.client.delete(f"{API}/servers/{uid}", headers=headers)
-
-
-def actions_of(cloud: Cloud, uid: str) -> list[str]:
-    with cloud.state.db.session() as s:  # type: ignore[attr-defined]
-        q = select(InstanceAction.action).where(InstanceAction.instance_uuid == uid)
-        return list(s.scalars(q.order_by(InstanceAction.id)))
 
 
 def test_delete_on_host_casts_terminate_once(cloud: Cloud, bus: Bus, me: Who) -> None:
