@@ -58,7 +58,7 @@ def _owner(s: Session, ref: dict) -> User | None:
     """The `user` of a by-name credential reference: by id, or by name and domain."""
     if ref.get("id"):
         return s.get(User, ref["id"])
-    dom = ref.get("domain") if isinstance(ref.get("domain"), dict) else {}
+    dom: dict = ref["domain"] if isinstance(ref.get("domain"), dict) else {}
     domain_id = dom.get("id")
     if not domain_id and dom.get("name"):
         d = store.domain_by_name(s, dom["name"])

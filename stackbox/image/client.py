@@ -132,7 +132,7 @@ class ImageClient:
         its policy, visibility rules and property protections apply. Flushed into the
         request's transaction, not committed."""
         extra = {k: v for k, v in properties.items() if k not in CORE_NAMES}
-        with _translated(attributes.get("id") and str(attributes["id"])):
+        with _translated(str(attributes["id"]) if attributes.get("id") else None):
             img = images.new_image(self._req, {**extra, **attributes}, self._req.db)
             return self._info(img)
 

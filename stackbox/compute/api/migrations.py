@@ -84,7 +84,7 @@ def _authorize(req: Req) -> bool:
     return req.allowed(RULE % "index:host", own)
 
 
-def _filtered(req: Req) -> Select[tuple[Migration]]:
+def _filtered(req: Req) -> Select[Any]:
     q = req.query
     mv = version(req)
     stmt = select(Migration).where(Migration.deleted.is_(False), Migration.hidden.is_(False))
@@ -120,7 +120,7 @@ def _time(req: Req, name: str) -> Any:
     return None if raw is None else common.query_time(name, raw)
 
 
-def _page(req: Req, stmt: Select[tuple[Migration]]) -> tuple[list[Migration], int]:
+def _page(req: Req, stmt: Select[Any]) -> tuple[list[Migration], int]:
     """Newest first from the marker on, at most `limit` (2.59+)."""
     limit, marker = common.paging(req)
     if marker is not None:
@@ -144,8 +144,8 @@ def list_migrations(req: Req) -> dict[str, Any]:
     host = _authorize(req)
     stmt = _filtered(req)
     if version(req) < (2, 59):
-        rows = list(req.db.scalars(stmt.order_by(Migration.id)))
-        return {"migrations": [migration_view(req, m, host) for m in rows]}
+        every: list[Migration] = list(req.db.scalars(stmt.order_by(Migration.id)))
+        return {"migrations": [migration_view(req, m, host) for m in every]}
     rows, limit = _page(req, stmt)
     out: dict[str, Any] = {"migrations": [migration_view(req, m, host) for m in rows]}
     if limit and len(rows) == limit:

@@ -195,7 +195,7 @@ _METADATA = {
     "patternProperties": {"^.{1,255}$": {"type": "string", "maxLength": 255}},
     "additionalProperties": False,
 }
-_CREATE_IMAGE = {
+_CREATE_IMAGE: dict[str, Any] = {
     "type": "object",
     "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^\S(.*\S)?$"},

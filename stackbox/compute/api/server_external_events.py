@@ -66,7 +66,8 @@ def _schema(names: list[str]) -> dict[str, Any]:
 
 
 def _schemas() -> list[tuple[tuple[int, int], dict[str, Any]]]:
-    out, names = [], []
+    out: list[tuple[tuple[int, int], dict[str, Any]]] = []
+    names: list[str] = []
     for since, added in _NAMES_BY_VERSION:
         names.extend(added)
         out.append((since, _schema(list(names))))
@@ -117,6 +118,7 @@ def create(req: Req) -> tuple[dict, int]:
         if code == 200 and inst is not None:
             event["status"] = "completed"
             _record(req, inst, event, rid)
+            assert inst.host is not None  # _judge answers 422 for an instance on no host
             by_host[inst.host].append({k: v for k, v in event.items() if k != "code"})
         else:
             event["status"] = "failed"

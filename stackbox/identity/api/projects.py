@@ -283,8 +283,8 @@ def register(router: Router) -> None:
         if ctx.domain_id:
             q = q.where(Project.domain_id == ctx.domain_id)
         q, size = paginate(req, q, Project.id)
-        rows = _tag_filter(req, req.db.scalars(q))
-        return paged(req, "projects", [view(req, p) for p in rows], size)
+        projects = _tag_filter(req, req.db.scalars(q))
+        return paged(req, "projects", [view(req, p) for p in projects], size)
 
     @router.route("PATCH", "/v3/projects/{project_id}", schema=UPDATE_SCHEMA)
     def update_project(req: Req) -> dict:
