@@ -1,5 +1,5 @@
 """Host filters: each a small class with a `name` and `passes(host, spec) -> bool`,
-registered by name in FILTERS; `[scheduler] enabled_filters` picks and orders them.
+listed by name in `filter_registry.FILTERS`; `[scheduler] enabled_filters` picks and orders them.
 
 Pure: a filter reads a HostState and a RequestSpec and answers yes or no. No database,
 no weighing, no claims here. `applies(spec)` lets the manager skip a filter that has
@@ -256,34 +256,6 @@ class ImagePropertiesFilter(BaseFilter):
             return False
 
 
-FILTERS: dict[str, type[BaseFilter]] = {
-    cls.name: cls
-    for cls in (
-        ComputeFilter,
-        AvailabilityZoneFilter,
-        ComputeCapabilitiesFilter,
-        ImagePropertiesFilter,
-        ResourceFilter,
-    )
-}
-
-
-def load_filters(names: str | Iterable[str]) -> list[BaseFilter]:
-    """Filter instances for a comma-separated list (or iterable) of names, in order.
-    An unknown name is a configuration error (ValueError naming it)."""
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",")]
-    out = []
-    for n in names:
-        if not n:
-            continue
-        if n not in FILTERS:
-            known = ", ".join(sorted(FILTERS))
-            raise ValueError(f"unknown scheduler filter {n!r} (known: {known})")
-        out.append(FILTERS[n]())
-    return out
-
-
 def filter_hosts(
     hosts: Iterable[HostState], spec: RequestSpec, filters: Sequence[BaseFilter]
 ) -> tuple[list[HostState], str]:
@@ -299,13 +271,3 @@ def filter_hosts(
         if not out:
             return out, f"{f.name} returned 0 hosts"
     return out, "" if out else "no hosts to choose from"
-
-
-# Filters kept in their own modules register themselves in FILTERS (imported last:
-# they import this module).
-from stackbox.scheduler import (  # noqa: E402, F401
-    filters_aggregates,
-    filters_groups,
-    filters_numa,
-    filters_pci,
-)

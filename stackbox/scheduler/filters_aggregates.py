@@ -16,7 +16,7 @@ against the zone the manager took from the aggregates.
 
 from __future__ import annotations
 
-from stackbox.scheduler.filters import FILTERS, BaseFilter, match_extra_spec
+from stackbox.scheduler.filters import BaseFilter, match_extra_spec
 from stackbox.scheduler.hoststate import HostState, RequestSpec
 
 SCOPE = "aggregate_instance_extra_specs"
@@ -77,7 +77,3 @@ class AggregateMultiTenancyIsolation(BaseFilter):
     def filter_all(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
         passes = self.passes
         return [h for h in hosts if not h.aggregate_metadata or passes(h, spec)]
-
-
-FILTERS[AggregateInstanceExtraSpecsFilter.name] = AggregateInstanceExtraSpecsFilter
-FILTERS[AggregateMultiTenancyIsolation.name] = AggregateMultiTenancyIsolation

@@ -11,7 +11,7 @@ The soft policies are weighers (weighers_groups.py), never filters. Pure.
 
 from __future__ import annotations
 
-from stackbox.scheduler.filters import FILTERS, BaseFilter
+from stackbox.scheduler.filters import BaseFilter
 from stackbox.scheduler.hoststate import HostState, RequestSpec
 
 
@@ -58,7 +58,3 @@ class ServerGroupAntiAffinityFilter(BaseFilter):
         for h in spec.group["hosts"]:
             counts[h] = counts.get(h, 0) + 1
         return [h for h in hosts if counts.get(h.host, 0) < limit]
-
-
-FILTERS[ServerGroupAffinityFilter.name] = ServerGroupAffinityFilter
-FILTERS[ServerGroupAntiAffinityFilter.name] = ServerGroupAntiAffinityFilter

@@ -8,7 +8,7 @@ little out of date costs a retry, never a shared pCPU.
 
 from __future__ import annotations
 
-from stackbox.scheduler.filters import FILTERS, BaseFilter
+from stackbox.scheduler.filters import BaseFilter
 from stackbox.scheduler.hoststate import HostState, RequestSpec
 from stackbox.virt import numa
 
@@ -50,6 +50,3 @@ class NUMATopologyFilter(BaseFilter):
         if req is None:
             return hosts
         return [h for h in hosts if numa.could_fit(h.numa_topology, req, h.numa_usage)]
-
-
-FILTERS[NUMATopologyFilter.name] = NUMATopologyFilter

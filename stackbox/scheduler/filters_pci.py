@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from stackbox.compute import pci
-from stackbox.scheduler.filters import FILTERS, BaseFilter
+from stackbox.scheduler.filters import BaseFilter
 from stackbox.scheduler.hoststate import HostState, RequestSpec
 
 ALIAS_SPEC = "pci_passthrough:alias"
@@ -50,6 +50,3 @@ class PciPassthroughFilter(BaseFilter):
         if req is None:
             return []
         return [h for h in hosts if pci.request_fits(req, h.pci_pools)]
-
-
-FILTERS[PciPassthroughFilter.name] = PciPassthroughFilter

@@ -26,7 +26,15 @@ from sqlalchemy import Connection, Table, case, func, select
 from stackbox.compute import pci
 from stackbox.db import Database
 from stackbox.db.base import utcnow
-from stackbox.scheduler import claims, filters, filters_numa, filters_pci, weighers, weighers_groups
+from stackbox.scheduler import (
+    claims,
+    filter_registry,
+    filters,
+    filters_numa,
+    filters_pci,
+    weighers,
+    weighers_groups,
+)
 from stackbox.scheduler.aggregate_cache import AggregateCache
 from stackbox.scheduler.hoststate import HostState, RequestSpec, host_state
 from stackbox.service.models import ServiceRecord
@@ -80,7 +88,7 @@ class SchedulerManager:
 
     def __init__(self, cfg: Any, db: Database, *, rng: random.Random | None = None) -> None:
         self.db = db
-        self.filters = filters.load_filters(cfg.get("scheduler", "enabled_filters"))
+        self.filters = filter_registry.load_filters(cfg.get("scheduler", "enabled_filters"))
         self._configure_placement(cfg)
         self.multipliers = [
             (weighers.RAM, float(cfg.get("scheduler", "ram_weight_multiplier"))),

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from stackbox.scheduler import filters
+from stackbox.scheduler import filter_registry, filters
 from stackbox.scheduler.hoststate import HostState, RequestSpec, host_state
 
 
@@ -160,15 +160,15 @@ def test_image_properties_filter() -> None:
 
 
 def test_load_filters_in_order_and_rejects_unknown_names() -> None:
-    loaded = filters.load_filters("ResourceFilter, ComputeFilter")
+    loaded = filter_registry.load_filters("ResourceFilter, ComputeFilter")
     assert [f.name for f in loaded] == ["ResourceFilter", "ComputeFilter"]
     with pytest.raises(ValueError, match="NoSuchFilter"):
-        filters.load_filters("ComputeFilter,NoSuchFilter")
+        filter_registry.load_filters("ComputeFilter,NoSuchFilter")
 
 
 def test_filter_hosts_names_the_filter_that_emptied_the_list() -> None:
     hosts = [make_host(host="a"), make_host(host="b", up=False)]
-    chain = filters.load_filters("ComputeFilter,ResourceFilter")
+    chain = filter_registry.load_filters("ComputeFilter,ResourceFilter")
     kept, _ = filters.filter_hosts(hosts, spec(), chain)
     assert [h.host for h in kept] == ["a"]
     kept, why = filters.filter_hosts(hosts, spec(flavor={"vcpus": 99}), chain)

@@ -12,7 +12,7 @@ from sqlalchemy import delete
 from stackbox import config
 from stackbox.compute.opmodels import Aggregate, AggregateHost, AggregateMetadata
 from stackbox.db import Database
-from stackbox.scheduler import filters
+from stackbox.scheduler import filter_registry
 from stackbox.scheduler.filters_aggregates import (
     AggregateInstanceExtraSpecsFilter,
     AggregateMultiTenancyIsolation,
@@ -66,7 +66,7 @@ def test_multi_tenancy_isolation() -> None:
 
 def test_filters_are_registered_and_enabled_by_default() -> None:
     cfg = config.load(env={})
-    names = [f.name for f in filters.load_filters(cfg.get("scheduler", "enabled_filters"))]
+    names = [f.name for f in filter_registry.load_filters(cfg.get("scheduler", "enabled_filters"))]
     for n in ("AggregateInstanceExtraSpecsFilter", "AggregateMultiTenancyIsolation",
               "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"):  # fmt: skip
         assert n in names

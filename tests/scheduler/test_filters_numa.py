@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackbox.scheduler import filters
+from stackbox.scheduler import filter_registry
 from stackbox.scheduler.filters_numa import NUMATopologyFilter
 from stackbox.scheduler.hoststate import HostState, RequestSpec
 from stackbox.virt import numa
@@ -25,7 +25,7 @@ def spec(vcpus: int, mem: int, **extra: str) -> RequestSpec:
 
 
 def test_registered_by_name() -> None:
-    assert isinstance(filters.load_filters("NUMATopologyFilter")[0], NUMATopologyFilter)
+    assert isinstance(filter_registry.load_filters("NUMATopologyFilter")[0], NUMATopologyFilter)
 
 
 def test_plain_guests_skip_the_filter() -> None:

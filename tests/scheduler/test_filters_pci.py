@@ -4,7 +4,7 @@ aliases come from [pci] alias through the scheduler's config."""
 from __future__ import annotations
 
 from stackbox.compute import pci
-from stackbox.scheduler import filters
+from stackbox.scheduler import filter_registry
 from stackbox.scheduler.filters_pci import PciPassthroughFilter
 from stackbox.scheduler.hoststate import HostState, RequestSpec
 
@@ -23,7 +23,7 @@ def spec(alias: str | None) -> RequestSpec:
 
 
 def make() -> PciPassthroughFilter:
-    f = filters.load_filters("PciPassthroughFilter")[0]
+    f = filter_registry.load_filters("PciPassthroughFilter")[0]
     assert isinstance(f, PciPassthroughFilter)
     f.aliases = pci.parse_aliases([GPU])
     return f
