@@ -432,6 +432,21 @@ OPTIONS: list[Opt] = [
     Opt("quota", "metadata_items", int, 128, "Metadata items per server."),
     Opt("quota", "server_groups", int, 10, "Server groups per project."),
     Opt("quota", "server_group_members", int, 10, "Servers per server group."),
+    Opt("quota", "injected_files", int, 5, "Personality files per server (before 2.57)."),
+    Opt(
+        "quota",
+        "injected_file_content_bytes",
+        int,
+        10240,
+        "Bytes of one personality file's content (before 2.57).",
+    ),
+    Opt(
+        "quota",
+        "injected_file_path_bytes",
+        int,
+        255,
+        "Characters of one personality file's path (before 2.57).",
+    ),
 ]
 
 _BY_KEY = {(o.section, o.name): o for o in OPTIONS}

@@ -131,16 +131,20 @@ def write_config_drive(
     admin_password: str | None = None,
     *,
     name: str = CONFIG_DRIVE,
+    injected_files: list[dict[str, str]] | None = None,
 ) -> Path:
-    """Write `disk.config` (or `name`: a rescue's own drive) in the instance dir
-    (blocking: run in a thread)."""
+    """Write `disk.config` (or `name`: a rescue's own drive) in the instance dir, with
+    the personality files of a build or rebuild (blocking: run in a thread)."""
     path = ctx.instance_dir(instance["uuid"]) / name
     path.unlink(missing_ok=True)
+    md = metadata.meta_data(instance, admin_password)
+    content = metadata.add_files(md, injected_files)
     return configdrive.make_config_drive(
         path,
-        metadata.meta_data(instance, admin_password),
+        md,
         user_data=metadata.user_data(instance),
         network_data=metadata.network_data(instance),
+        content=content,
     )
 
 
@@ -199,7 +203,10 @@ def cleanup(ctx: Context, uuid: str, *, keep_dir: bool = False) -> None:
 
 
 async def build(
-    ctx: Context, instance: dict[str, Any], admin_password: str | None = None
+    ctx: Context,
+    instance: dict[str, Any],
+    admin_password: str | None = None,
+    injected_files: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Create everything and start the guest; returns the final instance values. On
     failure the guest and the instance dir are removed before the error propagates."""
@@ -210,7 +217,9 @@ async def build(
             raise ValueError("booting from volume is not supported yet: the server has no image")
         await prepare_disks(ctx, instance, instance["image_ref"])
         if wants_config_drive(ctx, instance):
-            await asyncio.to_thread(write_config_drive, ctx, instance, admin_password)
+            await asyncio.to_thread(
+                write_config_drive, ctx, instance, admin_password, injected_files=injected_files
+            )
             values["config_drive"] = "True"
         power = await spawn(ctx, instance)
     except BaseException:
@@ -227,7 +236,10 @@ async def build(
 
 
 async def rebuild(
-    ctx: Context, instance: dict[str, Any], admin_password: str | None = None
+    ctx: Context,
+    instance: dict[str, Any],
+    admin_password: str | None = None,
+    injected_files: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Destroy the guest and its root disk, re-create them from the (new) image_ref in
     the payload, spawn. A stopped instance is stopped again afterwards (as Nova does)."""
@@ -240,7 +252,9 @@ async def rebuild(
     (idir / CONFIG_DRIVE).unlink(missing_ok=True)
     await prepare_disks(ctx, instance, instance["image_ref"])
     if wants_config_drive(ctx, instance):
-        await asyncio.to_thread(write_config_drive, ctx, instance, admin_password)
+        await asyncio.to_thread(
+            write_config_drive, ctx, instance, admin_password, injected_files=injected_files
+        )
     power = await spawn(ctx, instance)
     vm_state = st.ACTIVE
     if instance.get("vm_state") == st.STOPPED:

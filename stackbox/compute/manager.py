@@ -319,13 +319,17 @@ class ComputeManager:
 
     # -- RPC: life cycle --------------------------------------------------------------
     async def build_and_run_instance(
-        self, instance: dict, request_id: str, admin_password: str | None = None
+        self,
+        instance: dict,
+        request_id: str,
+        admin_password: str | None = None,
+        injected_files: list[dict] | None = None,
     ) -> None:
         await self._action(
             "build_and_run_instance",
             instance,
             request_id,
-            lambda: boot.build(self.ctx, instance, admin_password),
+            lambda: boot.build(self.ctx, instance, admin_password, injected_files),
             expected=[st.SPAWNING],
         )
         # A build whose final report failed because the instance was deleted meanwhile
@@ -341,13 +345,17 @@ class ComputeManager:
         await self._action("terminate_instance", instance, request_id, work, expected=None)
 
     async def rebuild_instance(
-        self, instance: dict, request_id: str, admin_password: str | None = None
+        self,
+        instance: dict,
+        request_id: str,
+        admin_password: str | None = None,
+        injected_files: list[dict] | None = None,
     ) -> None:
         await self._action(
             "rebuild_instance",
             instance,
             request_id,
-            lambda: boot.rebuild(self.ctx, instance, admin_password),
+            lambda: boot.rebuild(self.ctx, instance, admin_password, injected_files),
             expected=[st.REBUILD_SPAWNING],
         )
 

@@ -8,6 +8,8 @@ config-drive ISO itself is written by `stackbox.guest.configdrive.make_config_dr
 * `ec2_meta_data(instance)` -- the EC2-style `meta-data` (instance-id i-%08x from the
   instance's database id, hostname, ami-id, placement...).
 * `user_data(instance)` -- the raw user data (base64-decoded from the payload).
+* `add_files(md, injected_files)` -- a personality's files: `files` in meta_data.json and
+  the contents for `openstack/content/NNNN`.
 * `network_data(instance)` -- `network_data.json` (no links/networks until networking).
 
 Not here: the ISO layout (configdrive.py), the HTTP metadata service, any database.
@@ -105,6 +107,21 @@ def user_data(instance: dict[str, Any]) -> bytes | None:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
         return str(raw).encode("utf-8")
+
+
+def add_files(md: dict[str, Any], injected_files: list[dict[str, str]] | None) -> dict[str, bytes]:
+    """Nova's personality files: each as `openstack/content/NNNN` (the returned key ->
+    content) and listed in `md["files"]` as {"path", "content_path": "/content/NNNN"}
+    (no `files` key without files). The cast carries the contents base64-encoded."""
+    content: dict[str, bytes] = {}
+    files = []
+    for item in injected_files or []:
+        key = f"{len(content):04d}"
+        content[key] = base64.b64decode(item["contents"])
+        files.append({"path": item["path"], "content_path": f"/content/{key}"})
+    if files:
+        md["files"] = files
+    return content
 
 
 def network_data(instance: dict[str, Any]) -> dict[str, Any]:

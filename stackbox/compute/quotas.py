@@ -47,7 +47,8 @@ ENFORCED: dict[str, int] = {
     "server_groups": 10,
     "server_group_members": 10,
 }
-# Shown by older microversions only, never enforced (Nova's deprecated quotas).
+# Shown by older microversions only; never enforced except the injected-file ones, which
+# limit a personality (compute/api/personality.py) before 2.57 (Nova's deprecated quotas).
 LEGACY: dict[str, int] = {
     "injected_files": 5,
     "injected_file_content_bytes": 10240,
@@ -92,7 +93,7 @@ def config_defaults(cfg: Any | None) -> dict[str, int]:
     """The [quota] config values (Nova's defaults when there is no config)."""
     out = {**ENFORCED, **LEGACY}
     if cfg is not None:
-        for name in ENFORCED:
+        for name in (*ENFORCED, *FILES):
             with contextlib.suppress(KeyError):
                 out[name] = int(cfg.get("quota", name))
     return out

@@ -23,7 +23,7 @@ from typing import Any
 
 from stackbox import bus as sbbus
 
-RPC_VERSION = "1.0"
+RPC_VERSION = "1.1"  # 1.1: injected_files on build and rebuild
 
 COMPUTE_TOPIC = "compute"
 CONDUCTOR_TOPIC = "conductor"
@@ -43,7 +43,12 @@ class ComputeAPI:
         await self.bus.cast(COMPUTE_TOPIC, method, host=host, **kw)
 
     async def build_and_run_instance(
-        self, host: str, instance: dict, request_id: str, admin_password: str | None = None
+        self,
+        host: str,
+        instance: dict,
+        request_id: str,
+        admin_password: str | None = None,
+        injected_files: list[dict] | None = None,
     ) -> None:
         await self._cast(
             host,
@@ -51,6 +56,7 @@ class ComputeAPI:
             instance=instance,
             request_id=request_id,
             admin_password=admin_password,
+            injected_files=injected_files,
         )
 
     async def terminate_instance(self, host: str, instance: dict, request_id: str) -> None:
@@ -76,15 +82,22 @@ class ComputeAPI:
         await self._cast(host, action, instance=instance, request_id=request_id)
 
     async def rebuild_instance(
-        self, host: str, instance: dict, request_id: str, admin_password: str | None = None
+        self,
+        host: str,
+        instance: dict,
+        request_id: str,
+        admin_password: str | None = None,
+        injected_files: list[dict] | None = None,
     ) -> None:
-        """`instance` already carries the new image_ref/image_meta."""
+        """`instance` already carries the new image_ref/image_meta; `injected_files` are
+        a personality's files (compute/api/personality.py)."""
         await self._cast(
             host,
             "rebuild_instance",
             instance=instance,
             request_id=request_id,
             admin_password=admin_password,
+            injected_files=injected_files,
         )
 
     async def resize_instance(
@@ -231,6 +244,7 @@ class ConductorAPI:
         request_spec: dict,
         request_id: str,
         admin_password: str | None = None,
+        injected_files: list[dict] | None = None,
     ) -> None:
         await self.bus.cast(
             CONDUCTOR_TOPIC,
@@ -239,6 +253,7 @@ class ConductorAPI:
             request_spec=request_spec,
             request_id=request_id,
             admin_password=admin_password,
+            injected_files=injected_files,
         )
 
     async def resize_instance(self, instance_uuid: str, new_flavor: dict, request_id: str) -> None:

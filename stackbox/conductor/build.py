@@ -85,6 +85,7 @@ class Workflows:
         request_spec: dict,
         request_id: str,
         admin_password: str | None,
+        injected_files: list[dict] | None = None,
     ) -> None:
         event = "conductor_schedule_and_build_instances"
         await self._event(instance_uuids, request_id, event, None)
@@ -101,7 +102,7 @@ class Workflows:
                 continue
             await self._event([instance_uuid], request_id, event, "Success")
             await self.compute.build_and_run_instance(
-                dest["host"], inst, request_id, admin_password
+                dest["host"], inst, request_id, admin_password, injected_files
             )
 
     # --- resize ----------------------------------------------------------------------

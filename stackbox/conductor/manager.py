@@ -73,9 +73,10 @@ class ConductorManager:
         request_spec: dict,
         request_id: str,
         admin_password: str | None = None,
+        injected_files: list[dict] | None = None,
     ) -> None:
         await self._flows().build_instances(
-            instance_uuids, request_spec, request_id, admin_password
+            instance_uuids, request_spec, request_id, admin_password, injected_files
         )
 
     async def resize_instance(self, instance_uuid: str, new_flavor: dict, request_id: str) -> None:

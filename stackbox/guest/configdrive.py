@@ -6,6 +6,7 @@ Layout as Nova writes it (cloud-init and the stackbox test guest read it):
     openstack/<version>/user_data         when there is user data
     openstack/<version>/vendor_data.json  2013-10-17 and later
     openstack/<version>/network_data.json 2015-10-15 and later, when given
+    openstack/content/NNNN                personality files (meta_data.json `files`)
     ec2/<version>/meta-data.json (+ user-data)
 
 Rock Ridge and Joliet carry the real (long, lower-case) names; the plain ISO 9660 names
@@ -66,9 +67,11 @@ def config_drive_files(
     user_data: bytes | None = None,
     network_data: Mapping[str, Any] | None = None,
     vendor_data: Mapping[str, Any] | None = None,
+    content: Mapping[str, bytes] | None = None,
 ) -> dict[str, bytes]:
-    """path -> content of every file on the drive (pure; make_config_drive writes them)."""
-    files: dict[str, bytes] = {}
+    """path -> content of every file on the drive (pure; make_config_drive writes them).
+    `content` maps the names under openstack/content/ to their bytes."""
+    files: dict[str, bytes] = {f"openstack/content/{k}": v for k, v in (content or {}).items()}
     for version in OPENSTACK_VERSIONS:
         base = f"openstack/{version}"
         files[f"{base}/meta_data.json"] = _json(dict(meta_data))
@@ -119,10 +122,11 @@ def make_config_drive(
     user_data: bytes | None = None,
     network_data: dict | None = None,
     vendor_data: dict | None = None,
+    content: Mapping[str, bytes] | None = None,
 ) -> Path:
     """Write the config drive ISO to path (atomically: a temporary file, then rename)."""
     path = Path(path)
-    files = config_drive_files(meta_data, user_data, network_data, vendor_data)
+    files = config_drive_files(meta_data, user_data, network_data, vendor_data, content)
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=1, vol_ident=LABEL, sys_ident="LINUX", joliet=3, rock_ridge="1.09")
     names = _Names()

@@ -254,3 +254,47 @@ async def test_domain_is_named_by_the_configured_template(tmp_path: Path) -> Non
         names = {g.name for g in rig.driver.list_guests() if g.uuid == inst["uuid"]}
         assert names == {"cloud2-000077"}
         await rig.manager.terminate_instance(instance=rig.current(inst["uuid"]), request_id="d")
+
+
+def _drive_file(path: Path, name: str) -> bytes:
+    iso = pycdlib.PyCdlib()
+    iso.open(str(path))
+    try:
+        out = io.BytesIO()
+        iso.get_file_from_iso_fp(out, rr_path=name)
+        return out.getvalue()
+    finally:
+        iso.close()
+
+
+async def test_personality_files_reach_the_config_drive_on_build_and_rebuild(
+    rig: ComputeRig,
+) -> None:
+    inst = rig.add(make_instance(IMG, config_drive="True"))
+    uuid = inst["uuid"]
+    files = [
+        {"path": "/etc/motd", "contents": "aGVsbG8K"},  # "hello\n"
+        {"path": "/root/bin", "contents": "AP8="},
+    ]
+    await rig.manager.build_and_run_instance(instance=inst, request_id="b", injected_files=files)
+    assert rig.current(uuid)["vm_state"] == states.ACTIVE, rig.conductor.faults
+    drive = rig.instances_path / uuid / "disk.config"
+    md = json.loads(_drive_file(drive, "/openstack/latest/meta_data.json"))
+    assert md["files"] == [
+        {"path": "/etc/motd", "content_path": "/content/0000"},
+        {"path": "/root/bin", "content_path": "/content/0001"},
+    ]
+    assert _drive_file(drive, "/openstack/content/0000") == b"hello\n"
+    assert _drive_file(drive, "/openstack/content/0001") == b"\x00\xff"
+
+    rig.conductor.instances[uuid].update(task_state=states.REBUILDING)
+    new = [{"path": "/etc/issue", "contents": "Ynll"}]  # "bye"
+    await rig.manager.rebuild_instance(
+        instance=rig.current(uuid), request_id="rb", injected_files=new
+    )
+    assert rig.current(uuid)["task_state"] is None, rig.conductor.faults
+    md = json.loads(_drive_file(drive, "/openstack/2012-08-10/meta_data.json"))
+    assert md["files"] == [{"path": "/etc/issue", "content_path": "/content/0000"}]
+    assert _drive_file(drive, "/openstack/content/0000") == b"bye"
+    with pytest.raises(pycdlib.pycdlibexception.PyCdlibInvalidInput, match="Could not find"):
+        _drive_file(drive, "/openstack/content/0001")

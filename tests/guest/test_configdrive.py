@@ -71,3 +71,22 @@ def test_config_drive_minimal_has_no_user_data(tmp_path: Path) -> None:
         assert json.loads(_read(iso, "/openstack/latest/vendor_data.json")) == {}
     finally:
         iso.close()
+
+
+def test_personality_content_and_no_files_key_without_it(tmp_path: Path) -> None:
+    meta = {**META, "files": [{"path": "/etc/motd", "content_path": "/content/0000"}]}
+    path = make_config_drive(tmp_path / "a", meta, content={"0000": b"hi\n"})
+    iso = pycdlib.PyCdlib()
+    iso.open(str(path))
+    try:
+        assert _read(iso, "/openstack/content/0000") == b"hi\n"
+        assert _read(iso, "/openstack/content/0000", joliet=True) == b"hi\n"
+        assert json.loads(_read(iso, "/openstack/latest/meta_data.json"))["files"] == meta["files"]
+    finally:
+        iso.close()
+    iso = pycdlib.PyCdlib()
+    iso.open(str(make_config_drive(tmp_path / "b", META)))
+    try:
+        assert not any("/content" in f for f in _files(iso))
+    finally:
+        iso.close()

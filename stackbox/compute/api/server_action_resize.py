@@ -24,8 +24,8 @@ from sqlalchemy import select
 from stackbox.api import errors
 from stackbox.api.framework import Req
 from stackbox.compute import migrations, quotas, requestspec, states
+from stackbox.compute.api import personality, server_create, server_views
 from stackbox.compute.api import server_action_base as base
-from stackbox.compute.api import server_create, server_views
 from stackbox.compute.api.microversion import version
 from stackbox.compute.models import Flavor, Instance, InstanceMetadata, KeyPair
 from stackbox.image.api import common as image_common
@@ -176,6 +176,7 @@ def rebuild(req: Req, inst: Instance, value: dict) -> tuple[dict, int]:
         values.update(_key(req, inst, value["key_name"]))
     if "user_data" in value:
         values["user_data"] = _user_data(value["user_data"])
+    files = personality.injected_files(req, value.get("personality"))
     rid = base.begin(req, inst, "rebuild", states.REBUILDING, values=values)
     requestspec.update(req.db, inst, image=meta)  # later schedulings judge the new image
     if "metadata" in value:
@@ -185,7 +186,8 @@ def rebuild(req: Req, inst: Instance, value: dict) -> tuple[dict, int]:
         req.db.flush()
     password = value.get("adminPass") or server_create.generate_password()
     comp = base.compute(req)
-    base.send(req, comp.rebuild_instance, inst.host, base.instance_payload(inst), rid, password)
+    payload = base.instance_payload(inst)
+    base.send(req, comp.rebuild_instance, inst.host, payload, rid, password, files)
     view = rebuild_view(req, inst)
     view["adminPass"] = password
     return {"server": view}, 202
@@ -254,7 +256,7 @@ _REBUILD_PROPS: dict[str, Any] = {
     "accessIPv6": server_create.IP6,
     "OS-DCF:diskConfig": _DISK_CONFIG,
     "preserve_ephemeral": {"type": "boolean"},
-    "personality": {"type": "array"},
+    "personality": personality.SCHEMA,
 }
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from stackbox.api import errors, framework
 from stackbox.api.framework import Req
 from stackbox.compute import pci, quotas, requestspec, states, zones
-from stackbox.compute.api import lookup, server_groups
+from stackbox.compute.api import lookup, personality, server_groups
 from stackbox.compute.api.microversion import Version, pick, version
 from stackbox.compute.models import (
     Flavor,
@@ -128,7 +128,7 @@ def build_create_schema(mv: Version) -> dict[str, Any]:
         "user_data": {"type": "string", "maxLength": 65535},
     }
     if mv < (2, 57):
-        props["personality"] = {"type": "array", "maxItems": 0}
+        props["personality"] = personality.SCHEMA
     if mv >= (2, 19):
         props["description"] = DESCRIPTION
     if mv >= (2, 37):
@@ -457,6 +457,7 @@ class Plan:
     admin_password: str
     reservation_id: str
     disk_config: str
+    injected_files: list[dict[str, str]] | None = None
 
 
 def plan(req: Req, body: dict[str, Any]) -> Plan:
@@ -487,6 +488,7 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
             raise errors.BadRequest("Invalid key_name provided.")
         key_data = kp.public_key
     check_user_data(server.get("user_data"))
+    files = personality.injected_files(req, server.get("personality"))
     metadata: dict[str, str] = server.get("metadata") or {}
     check_metadata_count(len(metadata), req, ctx.project_id or "")
     zone, force_host, force_node = parse_zone(req, server.get("availability_zone"))
@@ -573,4 +575,4 @@ def plan(req: Req, body: dict[str, Any]) -> Plan:
                              user_id=ctx.user_id, scheduler_hints=hints,
                              num_instances=max_count, group=group_spec)  # fmt: skip
     requestspec.create(req.db, uuids, spec)
-    return Plan(instances, spec, admin_password, rid, disk_config)
+    return Plan(instances, spec, admin_password, rid, disk_config, files)

@@ -300,6 +300,7 @@ def register(router: Router) -> None:
             plan.request_spec,
             lookup.request_id(),
             plan.admin_password,
+            plan.injected_files,
         )
         server = req.body["server"]
         if server_create.as_bool(server.get("return_reservation_id")):

@@ -174,3 +174,23 @@ def test_rebuild_checks_and_normalizes_access_ips(cloud: Cloud, bus: Bus, me: Wh
     assert (server["accessIPv4"], server["accessIPv6"]) == ("10.0.0.9", "::babe:dc0c:1602")
     row = instance(cloud, uid)
     assert (row.access_ip_v4, row.access_ip_v6) == ("10.0.0.9", "::babe:dc0c:1602")
+
+
+def test_rebuild_personality_before_2_57_only(cloud: Cloud, bus: Bus, me: Who) -> None:
+    image_id = _active_image(cloud, me)
+    files = [{"path": "/etc/motd", "contents": "aGk="}]
+    for mv in ("2.1", "2.56"):
+        uid = make_instance(cloud, me)
+        body = {"rebuild": {"imageRef": image_id, "personality": files}}
+        assert act(cloud, me.headers, uid, body, mv).status_code == 202
+        assert bus.compute.wait("rebuild_instance", uuid=uid)["injected_files"] == files
+    uid = make_instance(cloud, me)
+    assert act(cloud, me.headers, uid, body, "2.57").status_code == 400
+    bad = {"rebuild": {"imageRef": image_id, "personality": [{"path": "/a", "contents": "!"}]}}
+    r = act(cloud, me.headers, uid, bad)
+    assert r.status_code == 400
+    assert error(r)[2] == "Personality content for /a cannot be decoded"
+    many = [{"path": f"/f{i}", "contents": "aGk="} for i in range(6)]
+    r = act(cloud, me.headers, uid, {"rebuild": {"imageRef": image_id, "personality": many}})
+    assert (r.status_code, error(r)[2]) == (403, "Personality file limit exceeded")
+    assert instance(cloud, uid).task_state is None  # nothing changed
