@@ -309,17 +309,9 @@ def part_e(seconds: float, threads: int) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    out: list[str] = []
     affinity = os.sched_getaffinity(0)
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.append(line)
-            if "stackbox: ready" in line:
-                break
-        else:
-            raise RuntimeError("stackbox up did not get ready:\n" + "".join(out[-20:]))
-        threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()
+        ident.wait_ready(proc)
         cpus = sorted(affinity)
         if len(cpus) >= 2:
             os.sched_setaffinity(proc.pid, {cpus[0]})

@@ -50,6 +50,22 @@ def wait_port(port: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def wait_ready(proc: subprocess.Popen) -> list[str]:
+    """Read `stackbox up`'s output until its ready line (RuntimeError with the last
+    lines if it ends first), then keep draining it in a thread so the server never
+    blocks on a full pipe. Returns the lines read."""
+    out: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        out.append(line)
+        if "stackbox: ready" in line:
+            break
+    else:
+        raise RuntimeError("stackbox up did not get ready:\n" + "".join(out[-20:]))
+    threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()
+    return out
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

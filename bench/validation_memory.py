@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from itertools import cycle
 from pathlib import Path
@@ -66,17 +65,7 @@ def start(state: Path, home: Path, port: int) -> tuple[subprocess.Popen, list[st
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    out: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        out.append(line)
-        if "stackbox: ready" in line:
-            break
-    else:
-        raise RuntimeError("stackbox up did not get ready:\n" + "".join(out[-20:]))
-    # keep draining its output so the server never blocks on a full pipe
-    threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()
-    return proc, out
+    return proc, ident.wait_ready(proc)
 
 
 def admin_token(client: httpx.Client, password: str) -> str:
